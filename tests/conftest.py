@@ -1,0 +1,20 @@
+"""Fixtures shared by the whole suite: real data from ../shared/realdata (skipped when absent),
+temporary output folders, and quiet logging."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = Path(os.environ.get("JA_VILA_REALDATA", REPO.parent / "shared" / "realdata"))
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """The folder of real public files (CI has it beside the clone); tests that need it skip without it."""
+    if not REALDATA.is_dir():
+        pytest.skip(f"real data not found at {REALDATA} (set JA_VILA_REALDATA or clone beside ../shared)")
+    return REALDATA
