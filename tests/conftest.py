@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Nothing in the suite may reach the Hub: every model is built from a config, every dataset is local.
+for _flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ[_flag] = "1"
+
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("JA_VILA_REALDATA", REPO.parent / "shared" / "realdata"))
 
