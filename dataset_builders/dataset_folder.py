@@ -39,13 +39,21 @@ def merge_rank_stats(output_dir: str | os.PathLike) -> tuple[Funnel, dict[str, A
 
 
 def finalize_dataset(
-    output_dir: str | os.PathLike, schema: DatasetSchema, info: DatasetCardInfo, extra_stats: dict | None = None
+    output_dir: str | os.PathLike,
+    schema: DatasetSchema,
+    info: DatasetCardInfo,
+    funnel: Funnel | None = None,
+    extra_stats: dict | None = None,
 ) -> dict[str, Any]:
-    """Write ``stats.json`` and ``README.md`` for the shards under ``output_dir``; returns the stats."""
+    """Write ``stats.json`` and ``README.md`` for the shards under ``output_dir``; returns the stats.
+
+    ``funnel`` is the whole build's (every stage); without it the writers' own counts are used.
+    """
     output_dir = Path(output_dir)
-    funnel, meta = merge_rank_stats(output_dir)
+    writer_funnel, meta = merge_rank_stats(output_dir)
+    n_samples = writer_funnel.stage(WRITE_STAGE).kept
+    funnel = funnel if funnel is not None else writer_funnel
     shards = sorted(p.name for p in (output_dir / DATA_DIR).glob("*.tar"))
-    n_samples = funnel.stage(WRITE_STAGE).kept
     problems = funnel.problems()
     if problems:
         logger.error("funnel does not add up: %s", "; ".join(problems))

@@ -80,6 +80,8 @@ class ShardWriter:
         self.data_dir = self.output_dir / DATA_DIR
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.counts: Counter[str] = Counter()
+        #: why the last call to ``write`` returned False (None after a kept sample)
+        self.last_drop_reason: str | None = None
         self._keys_this_run: set[str] = set()
         self._tar: tarfile.TarFile | None = None
         self._shard_path: Path | None = None
@@ -117,6 +119,7 @@ class ShardWriter:
     def write(self, sample: dict[str, Any]) -> bool:
         """Validate, encode and append ``sample``; True if it is in the dataset, False if dropped."""
         self.counts["input"] += 1
+        self.last_drop_reason = None
         try:
             members = self._encode(sample)
         except InvalidSample as e:
@@ -166,6 +169,7 @@ class ShardWriter:
         if self.on_invalid == "raise":
             raise InvalidSample(reason, message)
         self.counts[f"dropped_{reason}"] += 1
+        self.last_drop_reason = reason
         logger.warning("dropped (%s): %s", reason, message)
         return False
 

@@ -1,0 +1,1 @@
+"""Running builder stages on datatrove executors, and what passes between stages."""

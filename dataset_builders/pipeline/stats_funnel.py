@@ -1,0 +1,74 @@
+"""Reading datatrove's per-task stats into the build funnel.
+
+Counter conventions of our steps (datatrove's filters already follow the first):
+
+- documents: ``total`` in, ``forwarded`` kept, ``dropped_<reason>`` per drop;
+- images inside documents: ``media_kept`` and ``media_dropped_<reason>`` (input = kept + drops).
+
+Stats are read from ``logs/<stage>/stats/<rank>.json`` — one file per task, written when the task
+completes — rather than the executor's merged ``stats.json``, which only covers the tasks that ran
+in the last invocation (a resumed run skips completed ones).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from dataset_builders.funnel import Funnel, StageCounts
+
+
+def _count(value) -> int:
+    return int(value["total"] if isinstance(value, dict) else value)
+
+
+def _step_name(raw: str) -> str:
+    return raw.split(":", 1)[-1].strip() if ":" in raw else raw
+
+
+def funnel_from_stats(stats_dir: str | os.PathLike) -> Funnel:
+    """Sum every task's datatrove stats in ``stats_dir`` into a funnel, steps in pipeline order."""
+    funnel = Funnel()
+    for path in sorted(Path(stats_dir).glob("*.json")):
+        for step in json.loads(path.read_text(encoding="utf-8")):
+            stats = step.get("stats", {})
+            name = _step_name(step["name"])
+            task = Funnel()
+            if "total" in stats:
+                s = task.stage(name)
+                s.input = _count(stats["total"])
+                s.kept = _count(stats.get("forwarded", 0))
+                for k, v in stats.items():
+                    if k.startswith("dropped_"):
+                        s.dropped[k.removeprefix("dropped_")] += _count(v)
+                # a filter without reasons still counts its drops
+                unexplained = _count(stats.get("dropped", 0)) - s.n_dropped
+                if unexplained > 0:
+                    s.dropped["unspecified"] += unexplained
+            media_drops = {k.removeprefix("media_dropped_"): _count(v) for k, v in stats.items() if k.startswith("media_dropped_")}
+            if "media_kept" in stats or media_drops:
+                m = task.stage(f"{name} (images)")
+                m.kept = _count(stats.get("media_kept", 0))
+                m.dropped.update(media_drops)
+                m.input = m.kept + m.n_dropped
+            funnel = funnel + task
+    return funnel
+
+
+def stage_funnel(work_dir: str | os.PathLike, stage: str) -> Funnel:
+    return funnel_from_stats(Path(work_dir) / "logs" / stage / "stats")
+
+
+def merge_funnels(funnels: list[Funnel]) -> Funnel:
+    """Stages of several pipeline stages one after another (stage names must differ)."""
+    out = Funnel()
+    for f in funnels:
+        for s in f.stages:
+            t = out.stage(s.name)
+            t.input, t.kept = t.input + s.input, t.kept + s.kept
+            t.dropped.update(s.dropped)
+    return out
+
+
+__all__ = ["StageCounts", "funnel_from_stats", "merge_funnels", "stage_funnel"]
