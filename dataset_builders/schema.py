@@ -84,12 +84,12 @@ class DatasetSchema:
                 f"sample key {key!r} must be 1-200 characters of [A-Za-z0-9_-] (a dot would split it "
                 "into a WebDataset extension); build keys with dataset_builders.keys.make_key(...)",
             )
-        unknown = set(sample) - {"__key__", "json", *self.image_fields, *([self.text_field] or [])}
+        allowed = ["__key__", *self.image_fields, *([self.text_field] if self.text_field else []), "json"]
+        unknown = set(sample) - set(allowed)
         if unknown:
             raise InvalidSample(
                 "unknown_member",
-                f"sample {key}: members {sorted(unknown)} are not part of the {self.name} schema "
-                f"(allowed: {[*self.image_fields, self.text_field, 'json']})",
+                f"sample {key}: members {sorted(unknown)} are not part of the {self.name} schema (allowed: {allowed})",
             )
         filled = [sample.get(f) is not None for f in self.image_fields]
         n_images = sum(filled)

@@ -176,7 +176,8 @@ class ShardWriter:
     def _open(self) -> None:
         self._shard_path = self.data_dir / shard_name(self.split, self.rank, self._next_index)
         self._next_index += 1
-        self._tar = tarfile.open(tmp_path_for(self._shard_path), "w", format=tarfile.USTAR_FORMAT)
+        # open across many write() calls; closed by _commit or _discard
+        self._tar = tarfile.open(tmp_path_for(self._shard_path), "w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
         self._shard_samples = self._shard_bytes = 0
 
     def _commit(self) -> None:

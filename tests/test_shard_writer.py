@@ -206,9 +206,12 @@ def test_byte_limit_splits_shards_and_big_sample_stands_alone(tmp_path):
         w.write({"__key__": "big", "jpg": big, "txt": "大きい"})
         w.write({"__key__": "after", "jpg": solid(COLOURS[5]), "txt": "小さい"})
     shards = sorted((tmp_path / "data").glob("*.tar"))
-    members = [tarfile.open(p).getnames() for p in shards]
+    members = []
+    for p in shards:
+        with tarfile.open(p) as tf:
+            members.append(tf.getnames())
     assert members[-2] == ["big.jpg", "big.txt", "big.json"]
-    assert all(os.path.getsize(p) <= 40_000 + 10_240 for p in shards if "big.jpg" not in tarfile.open(p).getnames())
+    assert all(os.path.getsize(p) <= 40_000 + 10_240 for p, names in zip(shards, members, strict=True) if "big.jpg" not in names)
 
 
 def test_two_ranks_merge_into_one_funnel(tmp_path):
