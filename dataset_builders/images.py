@@ -57,7 +57,9 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
             img.load()
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:  # Pillow's own check fires inside open() for huge images
+        raise ImageError("too_many_pixels", f"{fmt} image exceeds the pixel cap: {e}") from e
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageError("undecodable", f"{fmt} image cannot be decoded: {e}") from e
     return img
 

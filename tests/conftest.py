@@ -22,3 +22,12 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip(f"real data not found at {REALDATA} (set JA_VILA_REALDATA or clone beside ../shared)")
     return REALDATA
+
+
+@pytest.fixture
+def image_server():
+    """A started loopback :class:`~ja_vila.testing.image_server.ImageServer` (fresh counters per test)."""
+    from ja_vila.testing.image_server import ImageServer
+
+    with ImageServer() as server:
+        yield server

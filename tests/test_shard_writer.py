@@ -320,3 +320,16 @@ def test_resume_skips_committed_samples(tmp_path):
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
         "train-00000-00000.tar", "train-00000-00001.tar", "train-00000-00002.tar"]
     assert assert_complete_shards_only(tmp_path) == {f"s{i}" for i in range(6)}
+
+
+def test_decompression_bomb_is_refused_as_too_many_pixels():
+    from dataset_builders.images import ImageError, decode_image
+
+    buf = io.BytesIO()
+    Image.new("L", (20_000, 20_000)).save(buf, "PNG")  # small file, 400M pixels
+    with pytest.raises(ImageError) as e:
+        decode_image(buf.getvalue())
+    assert e.value.reason == "too_many_pixels"
+    with pytest.raises(ImageError) as e:
+        decode_image(jpeg_bytes(solid(COLOURS[0], (300, 300))), max_pixels=1000)
+    assert e.value.reason == "too_many_pixels"

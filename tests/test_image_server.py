@@ -1,0 +1,89 @@
+"""The loopback image server and synthetic images that tests, the demo and benchmarks share."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import imagehash
+import pytest
+from PIL import Image
+
+from ja_vila.testing.image_server import ImageServer
+from ja_vila.testing.synthetic_images import make_image
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+
+
+def get(url: str, timeout: float = 5.0):
+    try:
+        with _OPENER.open(url, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def test_make_image_is_deterministic_and_varied():
+    assert make_image("cat") == make_image.__wrapped__("cat")
+    for fmt, pil in (("jpeg", "JPEG"), ("png", "PNG"), ("webp", "WEBP")):
+        img = Image.open(io.BytesIO(make_image("cat", 320, 200, fmt)))
+        assert (img.format, img.size) == (pil, (320, 200))
+    hashes = [imagehash.phash(Image.open(io.BytesIO(make_image(f"n{i}")))) for i in range(12)]
+    assert min(a - b for a, b in itertools.combinations(hashes, 2)) >= 10
+    with pytest.raises(ValueError, match="unsupported format"):
+        make_image("x", fmt="tiff")
+
+
+def test_routes_and_counters(image_server):
+    status, headers, body = get(image_server.url("/img/dog.png?w=64&h=32"))
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert body == make_image("dog", 64, 32, "png")
+    assert get(image_server.url("/img/dog.webp"))[1]["Content-Type"] == "image/webp"
+    assert get(image_server.url("/bad/status/404/x"))[0] == 404
+    assert [get(image_server.url("/bad/flaky/429/f.jpg?n=2&retry_after=3"))[0] for _ in range(3)] == [429, 429, 200]
+    assert get(image_server.url("/bad/flaky/429/g.jpg?retry_after=3"))[1]["Retry-After"] == "3"
+    status, headers, body = get(image_server.url("/bad/html/h.jpg"))
+    assert headers["Content-Type"] == "image/jpeg" and body.startswith(b"<!DOCTYPE html>")
+    assert b"Disallow: /private/" in get(image_server.url("/robots.txt"))[2]
+    assert get(image_server.url("/bad/xrobots/x.jpg?tag=noimageai"))[1]["X-Robots-Tag"] == "noimageai"
+    bomb = Image.open(io.BytesIO(get(image_server.url("/bad/bomb.png?side=9000"))[2]))
+    assert bomb.size == (9000, 9000)
+    assert get(image_server.url("/bad/redirect/2/r.jpg"))[2] == make_image("r")
+    assert image_server.hits["/bad/flaky/429/f.jpg"] == 3 and image_server.hits["/bad/redirect/0/r.jpg"] == 1
+
+
+def test_counters_are_per_instance():
+    with ImageServer() as a, ImageServer() as b:
+        assert get(a.url("/bad/flaky/500/x.jpg?n=1"))[0] == 500
+        assert get(b.url("/bad/flaky/500/x.jpg?n=1"))[0] == 500  # b has its own counter
+        assert get(a.url("/bad/flaky/500/x.jpg?n=1"))[0] == 200
+        assert a.hits["/bad/flaky/500/x.jpg"] == 2 and b.hits["/bad/flaky/500/x.jpg"] == 1
+
+
+def test_stop_ends_hanging_and_dripping_connections():
+    before = set(threading.enumerate())
+    server = ImageServer().start()
+    errors = []
+
+    def client(path):
+        try:
+            get(server.url(path), timeout=30)
+        except Exception as e:  # the server cut the connection
+            errors.append(type(e).__name__)
+
+    clients = [threading.Thread(target=client, args=(p,)) for p in
+               ("/bad/hang/x", "/bad/slow/s.jpg?delay=5", "/bad/big/b.jpg?size=100000000&length=0")]
+    for t in clients:
+        t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    server.stop()
+    assert time.monotonic() - t0 < 3
+    for t in clients:
+        t.join(timeout=5)
+        assert not t.is_alive()
+    assert set(threading.enumerate()) - before == set()
