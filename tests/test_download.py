@@ -438,7 +438,7 @@ def test_download_step_fills_media_and_counts_drops(image_server, tmp_path):
                                                        "original_width": 1000, "original_height": 500,
                                                        "format": "png"}
     stats = {k: v.total for k, v in step.stats.stats.items()}
-    assert stats["media_ok"] == 3
+    assert stats["media_kept"] == 3
     assert stats["media_dropped_http_404"] == 1
     assert stats["media_dropped_not_an_image"] == 1
     assert stats["media_dropped_robots_disallowed"] == 1

@@ -81,7 +81,12 @@ def frequent_domains(urls: Iterable[str], max_share: float | None, max_count: in
                      min_urls: int = 0) -> set[str]:
     """Domains holding too many of ``urls``: more than ``max_count`` URLs, or more than ``max_share`` of
     them when there are at least ``min_urls``. Depends only on the multiset of URLs, not their order."""
-    counts = Counter(domain_of(u) for u in urls)
+    return frequent_domains_from_counts(Counter(domain_of(u) for u in urls), max_share, max_count, min_urls)
+
+
+def frequent_domains_from_counts(counts: Counter[str], max_share: float | None, max_count: int | None,
+                                 min_urls: int = 0) -> set[str]:
+    """:func:`frequent_domains` on URL counts per domain (e.g. summed over the tasks of a build)."""
     total = sum(counts.values())
     out = set()
     for dom, n in counts.items():

@@ -3,7 +3,7 @@
 Documents are processed in batches: the image URLs of a batch are fetched concurrently, then the
 documents are yielded in input order with ``media_bytes`` and ``metadata`` (status, width, height,
 original_width, original_height, format) filled in; media that failed are removed and counted
-(``media_dropped_<status>``, plus ``media_ok``). State lives under ``work_dir/rank_<rank>/``: a
+(``media_dropped_<status>``, plus ``media_kept``). State lives under ``work_dir/rank_<rank>/``: a
 killed task resumes without downloading its finished URLs again.
 
 Frequent domains are a corpus-wide rule: a batch does not see the run, so this step only skips the
@@ -85,7 +85,7 @@ class DownloadImages(PipelineStep):
                             media.media_bytes = res.image
                             media.metadata.update(res.metadata())
                             self.update_media_stats(media)
-                            self.stat_update("media_ok")
+                            self.stat_update("media_kept")
                             kept.append(media)
                         else:
                             self.stat_update(f"media_dropped_{status}")

@@ -1,0 +1,86 @@
+"""The shared front half of the web builders: same result over 1 or 3 tasks, and after kills."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dataset_builders.download.config import DownloadConfig
+from dataset_builders.pipeline.document_store import read_documents
+from dataset_builders.pipeline.stage import ExecutorConfig
+from dataset_builders.pipeline.web_front import WebConfig, run_web_front
+from ja_vila.sample import load_documents
+from ja_vila.sample.mini_crawl import page_url, render_page
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_corpus(folder: Path, base_url: str, files: int = 3) -> Path:
+    """The sample pages as a JSONL corpus split over several files (readers shard by file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    docs = load_documents()
+    for i in range(files):
+        with (folder / f"part-{i}.jsonl").open("w", encoding="utf-8") as f:
+            for doc in docs[i::files]:
+                f.write(json.dumps({"url": page_url(doc), "html": render_page(doc, base_url)}, ensure_ascii=False) + "\n")
+    return folder
+
+
+def config() -> WebConfig:
+    return WebConfig(download=DownloadConfig(allow_networks=("127.0.0.1/32",), frequent_domain_max_share=None))
+
+
+def store_contents(folder: Path) -> dict[str, list[tuple[str, str]]]:
+    return {
+        doc.id: [(m.url, m.metadata.get("phash")) for m in doc.media]
+        for path in sorted(folder.glob("*.docs.tar"))
+        for doc in read_documents(path)
+    }
+
+
+def test_same_documents_and_images_over_one_and_three_tasks(tmp_path, image_server):
+    corpus = write_corpus(tmp_path / "corpus", image_server.base_url)
+    one = run_web_front([corpus], tmp_path / "w1", config(), ExecutorConfig(tasks=1))
+    three = run_web_front([corpus], tmp_path / "w3", config(), ExecutorConfig(tasks=3, workers=1))
+    kept1, kept3 = store_contents(one.documents), store_contents(three.documents)
+    assert kept1 == kept3
+    assert len(kept1) == 12 and sum(len(v) for v in kept1.values()) > 30  # the 2 non-Japanese pages are dropped
+    assert one.funnel.to_list() == three.funnel.to_list()
+    assert one.funnel.problems() == []
+    assert {s.name for s in one.funnel.stages} >= {"🗾 Japanese", "📐 image size / aspect (images)"}
+
+
+FRONT_SCRIPT = """
+import sys
+from loguru import logger
+logger.remove()
+from dataset_builders.download.config import DownloadConfig
+from dataset_builders.pipeline.stage import ExecutorConfig
+from dataset_builders.pipeline.web_front import WebConfig, run_web_front
+cfg = WebConfig(download=DownloadConfig(allow_networks=("127.0.0.1/32",), frequent_domain_max_share=None))
+run_web_front([sys.argv[1]], sys.argv[2], cfg, ExecutorConfig(tasks=3, workers=1))
+"""
+
+
+@pytest.mark.slow
+def test_killed_build_resumes_to_the_same_documents(tmp_path, image_server):
+    corpus = write_corpus(tmp_path / "corpus", image_server.base_url)
+    reference = run_web_front([corpus], tmp_path / "ref", config(), ExecutorConfig(tasks=3, workers=1))
+    work, rng, kills = tmp_path / "killed", random.Random(3), 0
+    for _ in range(4):
+        proc = subprocess.Popen([sys.executable, "-c", FRONT_SCRIPT, str(corpus), str(work)], cwd=REPO)
+        time.sleep(rng.uniform(3.0, 7.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 1, "every run finished before it could be killed"
+    subprocess.run([sys.executable, "-c", FRONT_SCRIPT, str(corpus), str(work)], cwd=REPO, check=True, timeout=300)
+    assert store_contents(work / "downloaded") == store_contents(reference.documents)
