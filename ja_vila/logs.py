@@ -16,5 +16,5 @@ def setup_logging(verbose: bool = False) -> None:
         stream=sys.stderr,
         force=True,
     )
-    for noisy in ("urllib3", "httpx", "filelock", "fsspec", "datasets", "huggingface_hub"):
+    for noisy in ("urllib3", "httpx", "httpx2", "openai", "filelock", "fsspec", "datasets", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -162,11 +162,10 @@ def _image_facts(data: bytes) -> tuple[str, str, str]:
 
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size
-            small = im.convert("RGB").resize((8, 8))
-            px = list(small.getdata())
+            raw = im.convert("RGB").resize((8, 8)).tobytes()
     except Exception:
         return "正方形に近い", "灰色", "普通"
-    r, g, b = (sum(p[i] for p in px) / len(px) for i in range(3))
+    r, g, b = (sum(raw[i::3]) / 64 for i in range(3))
     colour = min(_COLOURS, key=lambda c: sum((a - x) ** 2 for a, x in zip(c[0], (r, g, b), strict=True)))[1]
     lum = 0.299 * r + 0.587 * g + 0.114 * b
     orientation = "横長" if w > h * 1.1 else "縦長" if h > w * 1.1 else "正方形に近い"
