@@ -87,4 +87,5 @@ class DedupImagesInDocument(PipelineStep):
         for doc in data or ():
             with self.track_time():
                 self._dedup(doc)
+            self.stat_update("media_kept", value=sum(m.type == MediaType.IMAGE for m in doc.media))
             yield doc

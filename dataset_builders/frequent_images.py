@@ -200,6 +200,7 @@ class DropFrequentImages(PipelineStep):
                 if media.type == MediaType.IMAGE and _clean(image_id(doc, media)) in self._removed:
                     self.stat_update("media_dropped_frequent_image")
                 else:
+                    self.stat_update("media_kept")
                     kept.append(media)
             doc.media = kept
             yield doc

@@ -89,6 +89,6 @@ class Funnel:
     def to_markdown(self) -> str:
         lines = ["| stage | input | kept | dropped (by reason) |", "|---|---:|---:|---|"]
         for s in self.stages:
-            reasons = ", ".join(f"{r}: {n:,}" for r, n in sorted(s.dropped.items(), key=lambda kv: -kv[1])) or "—"
+            reasons = ", ".join(f"{r}: {n:,}" for r, n in sorted(s.dropped.items(), key=lambda kv: (-kv[1], kv[0]))) or "—"
             lines.append(f"| {s.name} | {s.input:,} | {s.kept:,} | {reasons} |")
         return "\n".join(lines)

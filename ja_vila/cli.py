@@ -44,6 +44,53 @@ build_app = typer.Typer(help="Build the datasets (ja-pairs, ja-interleaved, ja-i
 app.add_typer(build_app, name="build")
 
 
+Inputs = Annotated[list[Path], typer.Option("--input", help="WARC files (.warc[.gz]), JSONL corpora (.jsonl[.gz]) or folders of them (repeatable).")]
+Output = Annotated[Path, typer.Option("--output", help="Dataset folder to write (shards, README.md, stats.json).")]
+ConfigPath = Annotated[Path | None, typer.Option("--config", help="YAML preset from configs/data/.")]
+Overrides = Annotated[list[str] | None, typer.Option("--set", help="Config override key.sub=value (repeatable), e.g. executor.tasks=8.")]
+Tasks = Annotated[int | None, typer.Option("--tasks", help="Shard the work into this many tasks (same result for any number).")]
+Workers = Annotated[int | None, typer.Option("--workers", help="Tasks run at once on this machine.")]
+WorkDir = Annotated[Path | None, typer.Option("--work-dir", help="Intermediate files, logs and resume state (default: OUTPUT.work beside the output).")]
+
+
+def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, workers, work_dir) -> None:
+    """Load the config, apply --tasks/--workers, run the builder, print the funnel; errors exit 2."""
+    from dataset_builders.config import ConfigError, load_config
+    from dataset_builders.funnel import Funnel
+
+    if kind == "pairs":
+        from dataset_builders.pairs.build import PairsConfig as cls
+        from dataset_builders.pairs.build import build_pairs as build
+    else:
+        from dataset_builders.interleaved.build import InterleavedConfig as cls
+        from dataset_builders.interleaved.build import build_interleaved as build
+    overrides = list(overrides or [])
+    overrides += [f"executor.tasks={tasks}"] if tasks else []
+    overrides += [f"executor.workers={workers}"] if workers else []
+    try:
+        cfg = load_config(cls, config, overrides)
+        stats = build(list(inputs), output, cfg, work_dir=work_dir)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    print(Funnel.from_list(stats["funnel"]).to_markdown())
+    print(f"\n{output}: {stats['samples']} samples in {stats['shards']} shard(s); card {output / 'README.md'}")
+
+
+@build_app.command("pairs")
+def build_pairs_cmd(inputs: Inputs, output: Output, config: ConfigPath = None, overrides: Overrides = None,
+                    tasks: Tasks = None, workers: Workers = None, work_dir: WorkDir = None) -> None:
+    """ja-pairs: image / Japanese alt-text pairs, COYO-style, with two CLIP scores (resumable)."""
+    _run_web_builder("pairs", inputs, output, config, overrides, tasks, workers, work_dir)
+
+
+@build_app.command("interleaved")
+def build_interleaved_cmd(inputs: Inputs, output: Output, config: ConfigPath = None, overrides: Overrides = None,
+                          tasks: Tasks = None, workers: Workers = None, work_dir: WorkDir = None) -> None:
+    """ja-interleaved: documents with 2–5 images placed between sentences, MMC4-style (resumable)."""
+    _run_web_builder("interleaved", inputs, output, config, overrides, tasks, workers, work_dir)
+
+
 @build_app.command("instruct")
 def build_instruct_cmd(
     source: Annotated[str, typer.Option("--source", help="coco (captions+boxes → LLM), photos (images → VLM) or vqa (convert).")],
@@ -72,6 +119,72 @@ def build_instruct_cmd(
     print(f"{output}: {stats['samples']} samples in {stats['shards']} shard(s)"
           + (f"; LLM: {usage['requests']} requests, {usage['cache_hits']} cache hits, "
              f"budget_exhausted {usage['budget_exhausted']}" if usage else ""))
+
+
+# -- ja-vila eval ------------------------------------------------------------------------------
+@app.command("eval")
+def eval_cmd(
+    model: Annotated[str, typer.Option("--model", help="Model folder or Hub id (any image-text-to-text model).")],
+    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated: heron_bench, ja_vlm_bench_in_the_wild, "
+                                       "ja_vg_vqa_500, textvqa (OCR tokens in the prompt), textvqa_no_ocr.")]
+    = "heron_bench,ja_vlm_bench_in_the_wild,ja_vg_vqa_500,textvqa",
+    judge: Annotated[str | None, typer.Option("--judge", help="Judge model, e.g. gpt-4o-2024-05-13 (none: judge scores are skipped).")] = None,
+    judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", help="OpenAI-compatible endpoint of the judge (vLLM, SGLang, a proxy).")] = None,
+    judge_api_key_env: Annotated[str | None, typer.Option("--judge-api-key-env", help="Variable holding the judge's key (default OPENAI_API_KEY for OpenAI).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N items of every task.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for predictions, report.json, report.md, model-index.yaml.")] = Path("eval-out"),
+    data: Annotated[list[str] | None, typer.Option("--data", help="TASK=FOLDER_OR_HUB_ID: read a task from a local folder (repeatable).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per generate() call.")] = 8,
+    max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", help="Answer length cap (default per task).")] = None,
+    prompt_format: Annotated[str, typer.Option("--prompt-format", help="auto (chat template if any, else llmjp_v3), chat_template or llmjp_v3.")] = "auto",
+    device: Annotated[str | None, typer.Option("--device", help="cuda, cuda:1, cpu (default: cuda when available).")] = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16, float16.")] = "auto",
+) -> None:
+    """Evaluate a model on the Japanese benchmarks and TextVQA; judge scores carry the judge model and prompt version."""
+    from dataset_builders.llm.secrets import MissingAPIKey
+    from eval.evaluate import EvalConfig, evaluate, parse_tasks
+    from eval.metrics.judge import JudgeSettings
+    from eval.report import to_markdown
+    from eval.runner import GenerationSettings
+
+    try:
+        names = parse_tasks(tasks)
+        sources = {}
+        for entry in data or []:
+            task, sep, source = entry.partition("=")
+            if not sep or not task.strip() or not source.strip():
+                raise ValueError(f"--data {entry!r}: expected TASK=FOLDER_OR_HUB_ID")
+            sources[task.strip()] = source.strip()
+        judge_settings = (JudgeSettings(model=judge, base_url=judge_base_url, api_key_env=judge_api_key_env)
+                          if judge else None)
+        if judge_base_url and not judge:
+            raise ValueError("--judge-base-url needs --judge MODEL (the model name the endpoint serves)")
+        generation = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                        prompt_format=prompt_format, device=device, dtype=dtype)
+        report = evaluate(EvalConfig(model=model, out_dir=out, tasks=names, judge=judge_settings, limit=limit,
+                                     data=sources, generation=generation))
+    except (ValueError, FileNotFoundError, MissingAPIKey) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    print(to_markdown(report))
+    print(f"report: {out / 'report.json'}")
+
+
+# -- ja-vila convert-vila SRC DST ----------------------------------------------------------------
+@app.command("convert-vila")
+def convert_vila_cmd(
+    src: Annotated[Path, typer.Argument(help="VILA checkpoint folder (llm/, vision_tower/, mm_projector/).")],
+    dst: Annotated[Path, typer.Argument(help="Output folder for the transformers Llava model + processor.")],
+) -> None:
+    """Convert a VILA-format checkpoint (e.g. llm-jp-3-vila-14b) to plain transformers (no trust_remote_code)."""
+    from training.convert_vila import VilaFormatError, convert_vila
+
+    try:
+        out = convert_vila(src, dst)
+    except (VilaFormatError, FileNotFoundError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    print(f"{out}: load with AutoModelForImageTextToText.from_pretrained({str(out)!r})")
 
 
 if __name__ == "__main__":

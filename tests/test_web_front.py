@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import subprocess
@@ -16,21 +15,9 @@ from dataset_builders.download.config import DownloadConfig
 from dataset_builders.pipeline.document_store import read_documents
 from dataset_builders.pipeline.stage import ExecutorConfig
 from dataset_builders.pipeline.web_front import WebConfig, run_web_front
-from ja_vila.sample import load_documents
-from ja_vila.sample.mini_crawl import page_url, render_page
+from ja_vila.testing.corpus import write_sample_corpus
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def write_corpus(folder: Path, base_url: str, files: int = 3) -> Path:
-    """The sample pages as a JSONL corpus split over several files (readers shard by file)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    docs = load_documents()
-    for i in range(files):
-        with (folder / f"part-{i}.jsonl").open("w", encoding="utf-8") as f:
-            for doc in docs[i::files]:
-                f.write(json.dumps({"url": page_url(doc), "html": render_page(doc, base_url)}, ensure_ascii=False) + "\n")
-    return folder
 
 
 def config() -> WebConfig:
@@ -46,7 +33,7 @@ def store_contents(folder: Path) -> dict[str, list[tuple[str, str]]]:
 
 
 def test_same_documents_and_images_over_one_and_three_tasks(tmp_path, image_server):
-    corpus = write_corpus(tmp_path / "corpus", image_server.base_url)
+    corpus = write_sample_corpus(tmp_path / "corpus", image_server.base_url)
     one = run_web_front([corpus], tmp_path / "w1", config(), ExecutorConfig(tasks=1))
     three = run_web_front([corpus], tmp_path / "w3", config(), ExecutorConfig(tasks=3, workers=1))
     kept1, kept3 = store_contents(one.documents), store_contents(three.documents)
@@ -71,7 +58,7 @@ run_web_front([sys.argv[1]], sys.argv[2], cfg, ExecutorConfig(tasks=3, workers=1
 
 @pytest.mark.slow
 def test_killed_build_resumes_to_the_same_documents(tmp_path, image_server):
-    corpus = write_corpus(tmp_path / "corpus", image_server.base_url)
+    corpus = write_sample_corpus(tmp_path / "corpus", image_server.base_url)
     reference = run_web_front([corpus], tmp_path / "ref", config(), ExecutorConfig(tasks=3, workers=1))
     work, rng, kills = tmp_path / "killed", random.Random(3), 0
     for _ in range(4):

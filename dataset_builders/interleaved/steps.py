@@ -194,3 +194,25 @@ class DocumentRules(BaseFilter):
             return False, reason
         doc.metadata["num_tokens"] = counted[-1]
         return True
+
+
+class SentenceCountFilter(BaseFilter):
+    """The 10–100 sentence rule, applied as soon as sentences exist (before any image is downloaded).
+
+    It depends on the text alone, so applying it early gives the same kept set as the paper's order
+    and saves downloading the images of documents that cannot be kept.
+    """
+
+    name = "📏 sentence count"
+
+    def __init__(self, min_sentences: int = 10, max_sentences: int = 100, key: str = "sentences"):
+        super().__init__()
+        self.min_sentences, self.max_sentences, self.key = min_sentences, max_sentences, key
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        n = len(doc.metadata.get(self.key) or [])
+        if n < self.min_sentences:
+            return False, "too_few_sentences"
+        if n > self.max_sentences:
+            return False, "too_many_sentences"
+        return True

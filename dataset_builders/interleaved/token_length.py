@@ -59,8 +59,13 @@ def _load(name_or_path: str) -> PreTrainedTokenizerBase:
 def load_tokenizer(
     tokenizer: PreTrainedTokenizerBase | str | os.PathLike, image_placeholder: str = IMAGE_PLACEHOLDER
 ) -> PreTrainedTokenizerBase:
-    """A tokenizer object from an object, a local path or a Hub id; the image placeholder is made a
-    single special token if the tokenizer does not have it (the LLM-jp-3 tokenizer does not)."""
+    """A tokenizer object from an object, a local path, a Hub id or ``"tiny"`` (the project's own
+    offline tokenizer, for tests and the demo); the image placeholder is made a single special token
+    if the tokenizer does not have it (the LLM-jp-3 tokenizer does not)."""
+    if tokenizer == "tiny":
+        from ja_vila.testing.tokenizer import build_tokenizer
+
+        tokenizer = build_tokenizer()
     if isinstance(tokenizer, str | os.PathLike):
         try:
             tokenizer = _load(str(tokenizer))

@@ -76,10 +76,10 @@ class DropByDecision(BaseFilter):
     name = "corpus-wide decisions"
 
     def __init__(self, decisions_path: str | os.PathLike, name: str | None = None):
+        if name:
+            self.name = name  # before super().__init__(), which labels the step's stats with it
         super().__init__()
         self.decisions_path = str(decisions_path)
-        if name:
-            self.name = name
         self._drops: dict[str, str] | None = None
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:

@@ -3,7 +3,8 @@
 Counter conventions of our steps (datatrove's filters already follow the first):
 
 - documents: ``total`` in, ``forwarded`` kept, ``dropped_<reason>`` per drop;
-- images inside documents: ``media_kept`` and ``media_dropped_<reason>`` (input = kept + drops).
+- images inside documents: ``media_dropped_<reason>`` per drop, and ``media_kept`` (input = kept +
+  drops) or ``media_total`` (kept = total - drops).
 
 Stats are read from ``logs/<stage>/stats/<rank>.json`` — one file per task, written when the task
 completes — rather than the executor's merged ``stats.json``, which only covers the tasks that ran
@@ -47,11 +48,15 @@ def funnel_from_stats(stats_dir: str | os.PathLike) -> Funnel:
                 if unexplained > 0:
                     s.dropped["unspecified"] += unexplained
             media_drops = {k.removeprefix("media_dropped_"): _count(v) for k, v in stats.items() if k.startswith("media_dropped_")}
-            if "media_kept" in stats or media_drops:
+            if "media_kept" in stats or "media_total" in stats or media_drops:
                 m = task.stage(f"{name} (images)")
-                m.kept = _count(stats.get("media_kept", 0))
                 m.dropped.update(media_drops)
-                m.input = m.kept + m.n_dropped
+                if "media_kept" in stats:
+                    m.kept = _count(stats["media_kept"])
+                    m.input = m.kept + m.n_dropped
+                else:
+                    m.input = _count(stats.get("media_total", 0))
+                    m.kept = m.input - m.n_dropped
             funnel = funnel + task
     return funnel
 
