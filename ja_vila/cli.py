@@ -35,8 +35,7 @@ def demo(
     """Run every capability on the embedded sample, offline, and print where the outputs are."""
     from ja_vila.demo import format_summary, run_demo
 
-    summary = run_demo(out, seed=seed)
-    print(format_summary(summary, out))
+    print(format_summary(run_demo(out, seed=seed)))
 
 
 # -- ja-vila build ... ---------------------------------------------------------------------------

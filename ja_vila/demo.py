@@ -1,8 +1,13 @@
 """``ja-vila demo``: every capability on the embedded sample, offline, in a few minutes on 2 cores.
 
 The embedded sample (``ja_vila/sample/documents.jsonl``) is rendered as a mini-crawl — a WARC of
-Japanese web pages whose images a loopback server generates — and then goes through the same code
-a real build uses. Each stage adds rows to the summary printed at the end.
+Japanese web pages whose images a loopback server generates — and goes through the same code a
+real build uses, with tiny random models where the real ones would be downloaded:
+
+    crawl → ja-pairs, ja-interleaved, ja-instruct → training steps 0/1/2 → evaluation
+
+Outputs: DIR/crawl, DIR/datasets/{ja-pairs,ja-interleaved,ja-instruct}, DIR/models/{step0,step1,step2},
+DIR/eval/report.json; intermediate files and logs under DIR/work. Each stage adds summary rows.
 """
 
 from __future__ import annotations
@@ -14,17 +19,16 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from dataset_builders.download.config import DownloadConfig
-from dataset_builders.pipeline.stage import ExecutorConfig
-from dataset_builders.pipeline.web_front import WebConfig, run_web_front
-from ja_vila.sample.mini_crawl import build_mini_crawl
-from ja_vila.testing.image_server import ImageServer
+from dataset_builders.config import load_config
+from dataset_builders.funnel import Funnel
 
 logger = logging.getLogger(__name__)
 
 #: Fixed so that image URLs (and the sample keys derived from them) are the same on every run.
 DEMO_PORTS = range(47621, 47641)
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
 
 
 @dataclass
@@ -40,29 +44,98 @@ class DemoContext:
     out: Path
     seed: int
     image_base_url: str
+    judge_url: str
     warc: Path | None = None
+    datasets: dict[str, Path] = field(default_factory=dict)
+    models: dict[str, Path] = field(default_factory=dict)
     rows: list[SummaryRow] = field(default_factory=list)
+    eval_markdown: str = ""
 
-    def download_config(self) -> DownloadConfig:
-        # the loopback image server is the only host the demo may reach
-        return DownloadConfig(allow_networks=("127.0.0.1/32",), frequent_domain_max_share=None)
+    def add(self, stage: str, result: str, where: Path | str = "", seconds: float = 0.0) -> None:
+        self.rows.append(SummaryRow(stage, result, str(where), seconds))
+
+
+def _funnel_line(stats: dict[str, Any]) -> str:
+    funnel = Funnel.from_list(stats["funnel"])
+    first = funnel.stages[0]
+    return f"{stats['samples']} samples from {first.input} pages ({len(funnel.stages)} counted stages, see README.md)"
 
 
 def stage_crawl(ctx: DemoContext) -> None:
-    """Mini-crawl → Japanese documents → images downloaded politely and checked (issue 3)."""
+    from ja_vila.sample import load_documents
+    from ja_vila.sample.mini_crawl import build_mini_crawl
+
     ctx.warc = build_mini_crawl(ctx.out / "crawl", ctx.image_base_url)
-    ctx.rows.append(SummaryRow("mini-crawl", "14 sample pages written as a WARC", str(ctx.warc)))
-    result = run_web_front(
-        [ctx.warc], ctx.out / "work" / "web", WebConfig(download=ctx.download_config()), ExecutorConfig(tasks=1)
-    )
-    stages = {s.name: s for s in result.funnel.stages}
-    ja = next(s for name, s in stages.items() if "Japanese" in name)
-    images = [s for name, s in stages.items() if name.endswith("(images)")]
-    kept_images = images[-1].kept if images else 0
-    ctx.rows.append(SummaryRow("extract + download", f"{ja.kept}/{ja.input} pages Japanese, {kept_images} images downloaded and checked", str(result.documents)))
+    ctx.add("mini-crawl", f"{len(load_documents())} sample pages as a WARC; images served on loopback", ctx.warc)
 
 
-STAGES: list[Callable[[DemoContext], None]] = [stage_crawl]
+def stage_pairs(ctx: DemoContext) -> None:
+    from dataset_builders.pairs.build import PairsConfig, build_pairs
+
+    out = ctx.out / "datasets" / "ja-pairs"
+    stats = build_pairs([ctx.warc], out, load_config(PairsConfig, CONFIGS / "pairs-tiny.yaml"), work_dir=ctx.out / "work" / "ja-pairs")
+    ctx.datasets["pairs"] = out
+    ctx.add("ja-pairs", _funnel_line(stats), out)
+
+
+def stage_interleaved(ctx: DemoContext) -> None:
+    from dataset_builders.interleaved.build import InterleavedConfig, build_interleaved
+
+    out = ctx.out / "datasets" / "ja-interleaved"
+    cfg = load_config(InterleavedConfig, CONFIGS / "interleaved-tiny.yaml")
+    stats = build_interleaved([ctx.warc], out, cfg, work_dir=ctx.out / "work" / "ja-interleaved")
+    ctx.datasets["interleaved"] = out
+    ctx.add("ja-interleaved", _funnel_line(stats), out)
+
+
+def stage_instruct(ctx: DemoContext) -> None:
+    from dataset_builders.instruct.demo import build_demo_instruct
+    from ja_vila.testing.synthetic_images import make_image
+
+    out = ctx.out / "datasets" / "ja-instruct"
+    photos = [(f"photo-{i:02d}", make_image(f"demo-photo-{i}", 640, 480)) for i in range(8)]
+    stats = build_demo_instruct(out, photos, ctx.judge_url)
+    ctx.datasets["instruct"] = out
+    usage = list((stats.get("llm_usage") or {}).values())  # one entry per source (photos, coco)
+    requests, hits = sum(u["requests"] for u in usage), sum(u["cache_hits"] for u in usage)
+    ctx.add("ja-instruct", f"{stats['samples']} conversations; {requests} LLM requests + {hits} cache hits "
+            "to a scripted local server", out)
+
+
+def stage_train(ctx: DemoContext) -> None:
+    try:
+        from training.demo import run_demo_training
+    except ImportError:
+        ctx.add("training", "not available yet (training.demo missing)")
+        return
+    result = run_demo_training(ctx.datasets, ctx.out / "models", seed=ctx.seed)
+    for step in ("step0", "step1", "step2"):
+        ctx.models[step] = ctx.out / "models" / step
+    losses = []
+    for step in ("step0", "step1", "step2"):
+        values = (result.get(step) or {}).get("losses") or []
+        if values:
+            losses.append(f"{step} {values[0]:.2f}→{values[-1]:.2f}")
+    ctx.add("training 0 → 1 → 2", "tiny Llava; loss first→last: " + (", ".join(losses) or "n/a"), ctx.out / "models")
+
+
+def stage_eval(ctx: DemoContext) -> None:
+    from eval.demo import run_demo_eval
+
+    model = ctx.models.get("step2")
+    if model is None:
+        from ja_vila.testing.tiny_models import save_tiny_llava
+
+        model = save_tiny_llava(ctx.out / "models" / "untrained-tiny", seed=ctx.seed)
+    report = run_demo_eval(model, ctx.out / "eval", ctx.judge_url)
+    ctx.add("evaluation", f"{model.name} on {len(report.get('tasks', report.get('results', {})))} fixture tasks; judge: scripted local server",
+            ctx.out / "eval" / "report.json")
+    ctx.eval_markdown = report.get("markdown", "")
+
+
+STAGES: list[Callable[[DemoContext], None]] = [
+    stage_crawl, stage_pairs, stage_interleaved, stage_instruct, stage_train, stage_eval,
+]
 
 
 def _free_port() -> int:
@@ -78,25 +151,29 @@ def _free_port() -> int:
     return 0
 
 
-def run_demo(out: str | Path, seed: int = 0) -> list[SummaryRow]:
+def run_demo(out: str | Path, seed: int = 0) -> DemoContext:
+    from ja_vila.testing.image_server import ImageServer
+    from ja_vila.testing.openai_server import ScriptedOpenAIServer
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with ImageServer(port=_free_port()) as server:
-        ctx = DemoContext(out=out, seed=seed, image_base_url=server.base_url)
+    with ImageServer(port=_free_port()) as images, ScriptedOpenAIServer() as llm:
+        ctx = DemoContext(out=out, seed=seed, image_base_url=images.base_url, judge_url=llm.url)
         for stage in STAGES:
-            t0 = time.perf_counter()
-            n = len(ctx.rows)
+            t0, n = time.perf_counter(), len(ctx.rows)
             stage(ctx)
-            for row in ctx.rows[n:]:
-                row.seconds = (time.perf_counter() - t0) / max(1, len(ctx.rows) - n)
-    return ctx.rows
+            if len(ctx.rows) > n:
+                ctx.rows[-1].seconds = time.perf_counter() - t0
+    return ctx
 
 
-def format_summary(rows: list[SummaryRow], out: Path) -> str:
-    width = max(len(r.stage) for r in rows)
-    lines = ["", f"ja-vila demo — outputs under {out.resolve()}", ""]
-    for r in rows:
-        lines.append(f"  {r.stage:<{width}}  {r.result}  ({r.seconds:.1f}s)")
+def format_summary(ctx: DemoContext) -> str:
+    width = max(len(r.stage) for r in ctx.rows)
+    lines = ["", f"ja-vila demo — outputs under {ctx.out.resolve()}", ""]
+    for r in ctx.rows:
+        lines.append(f"  {r.stage:<{width}}  {r.result}" + (f"  ({r.seconds:.1f}s)" if r.seconds else ""))
         if r.where:
             lines.append(f"  {'':<{width}}  → {r.where}")
+    if ctx.eval_markdown:
+        lines += ["", ctx.eval_markdown]
     return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""Stream samples out of WebDataset shards without materialising a dataset.
+
+A source is a dataset folder (its ``data/*.tar``), a shard file, a glob, or an ``hf://`` URL
+(``hf://datasets/org/name/data/train-00000-00000.tar``; webdataset opens it with the Hub token).
+Samples come back as dicts of raw bytes plus the decoded ``json`` member; images stay undecoded
+until the collator needs them (every rank reads the stream, only its own batch decodes images).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from webdataset.tariterators import tarfile_samples
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = ("jpg", "jpeg", "png", "webp")
+
+
+def expand_shards(source: str | os.PathLike) -> list[str]:
+    """The shard URLs of ``source`` in a stable order (folder, file, glob or ``hf://`` / ``pipe:`` URL)."""
+    text = str(source)
+    if "://" in text or text.startswith("pipe:"):
+        return [text]
+    path = Path(text)
+    if path.is_dir():
+        data = path / "data" if (path / "data").is_dir() else path
+        shards = sorted(str(p) for p in data.glob("*.tar"))
+    elif any(ch in text for ch in "*?["):
+        shards = sorted(glob.glob(text))
+    elif path.is_file():
+        shards = [text]
+    else:
+        shards = []
+    if not shards:
+        raise FileNotFoundError(
+            f"no WebDataset shards at {source}: pass a dataset folder (with data/*.tar), a .tar file, a glob "
+            "or an hf://datasets/... URL"
+        )
+    return shards
+
+
+def iter_samples(shards: list[str]) -> Iterator[dict[str, Any]]:
+    """Samples of ``shards`` in order: ``__key__``, raw members, ``json`` decoded to a dict."""
+    for sample in tarfile_samples([{"url": url} for url in shards]):
+        raw = sample.get("json")
+        if isinstance(raw, bytes | bytearray):
+            try:
+                sample["json"] = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                logger.warning("sample %s in %s: bad json member (%s); skipped", sample.get("__key__"), sample.get("__url__"), e)
+                continue
+        if isinstance(sample.get("txt"), bytes | bytearray):
+            sample["txt"] = sample["txt"].decode("utf-8", errors="replace")
+        yield sample
+
+
+def sample_kind(sample: dict[str, Any]) -> str:
+    """``pairs``, ``interleaved`` or ``instruct``, from the members a sample carries."""
+    meta = sample.get("json") or {}
+    if "0.jpg" in sample or "texts" in meta:
+        return "interleaved"
+    if meta.get("conversations"):
+        return "instruct"
+    if "txt" in sample:
+        return "pairs"
+    raise ValueError(
+        f"sample {sample.get('__key__')} from {sample.get('__url__')}: not a pairs (jpg+txt), interleaved "
+        "(0.jpg..+json texts) or instruct (jpg+json conversations) sample"
+    )
+
+
+def sample_images(sample: dict[str, Any]) -> list[bytes]:
+    """The image members' bytes in slot order (``jpg`` or ``0.jpg`` … ``4.jpg``)."""
+    if "0.jpg" in sample:
+        return [sample[f"{i}.jpg"] for i in range(10) if sample.get(f"{i}.jpg") is not None]
+    for suffix in IMAGE_SUFFIXES:
+        if sample.get(suffix) is not None:
+            return [sample[suffix]]
+    return []
