@@ -16,5 +16,6 @@ def setup_logging(verbose: bool = False) -> None:
         stream=sys.stderr,
         force=True,
     )
+    # HTTP clients log every request at INFO: keep that for --verbose only
     for noisy in ("urllib3", "httpx", "httpx2", "openai", "filelock", "fsspec", "datasets", "huggingface_hub"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+        logging.getLogger(noisy).setLevel(level if verbose else max(level, logging.WARNING))
