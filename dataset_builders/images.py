@@ -41,8 +41,12 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Decode and fully load ``data``; raise :class:`ImageError` with a reason if it is not a usable image."""
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, draft_size: tuple[int, int] | None = None) -> Image.Image:
+    """Decode and fully load ``data``; raise :class:`ImageError` with a reason if it is not a usable image.
+
+    ``draft_size`` (width, height): a JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale that
+    still covers it (PIL ``draft``) — several times faster when only a small version is needed.
+    """
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageError("not_an_image", "bytes are not a JPEG, PNG, GIF or WebP image (magic bytes)")
@@ -54,6 +58,8 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
                 raise ImageError(
                     "too_many_pixels", f"{img.width}x{img.height} exceeds the {max_pixels:,}-pixel cap"
                 )
+            if draft_size is not None and fmt == "jpeg" and img.mode in ("RGB", "L", "YCbCr"):
+                img.draft("RGB", draft_size)
             img.load()
     except ImageError:
         raise

@@ -15,17 +15,15 @@ Anything that cannot be expressed this way (a remote-code processor, say) is wra
 
 from __future__ import annotations
 
-import io
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from dataset_builders.images import MAX_PIXELS, ImageError, decode_image, sniff_format, to_rgb
+from dataset_builders.images import MAX_PIXELS, ImageError, decode_image, to_rgb
 
 ImageInput = bytes | bytearray | memoryview | Image.Image
 
@@ -44,30 +42,13 @@ def decode_rgb(image: ImageInput, draft_size: tuple[int, int] | None = None, max
 
     ``draft_size`` (width, height): a JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale that
     still covers it (PIL ``draft``), several times faster than a full decode for web-sized photos.
-    Other formats, and ``draft_size=None``, go through :func:`dataset_builders.images.decode_image`.
+    Decoding and its refusals are :func:`dataset_builders.images.decode_image`'s.
     """
     if isinstance(image, Image.Image):
         return to_rgb(image)
     if not isinstance(image, bytes | bytearray | memoryview):
         raise ImageError("not_an_image", f"expected image bytes or a PIL image, got {type(image).__name__}")
-    data = bytes(image)
-    if draft_size is None or sniff_format(data) != "jpeg":
-        return to_rgb(decode_image(data, max_pixels=max_pixels))
-    # Same checks and reasons as decode_image, with a draft request before the pixels are decoded.
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            if img.width * img.height > max_pixels:
-                raise ImageError("too_many_pixels", f"{img.width}x{img.height} exceeds the {max_pixels:,}-pixel cap")
-            if img.mode in ("RGB", "L", "YCbCr"):
-                img.draft("RGB", draft_size)
-            img.load()
-    except ImageError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageError("undecodable", f"jpeg image cannot be decoded: {e}") from e
-    return to_rgb(img)
+    return to_rgb(decode_image(bytes(image), max_pixels=max_pixels, draft_size=draft_size))
 
 
 @dataclass(frozen=True)
