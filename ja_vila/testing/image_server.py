@@ -43,18 +43,17 @@ ends dripping, hanging and keep-alive connections and joins every handler thread
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import socket
 import struct
-import threading
 import time
 import zlib
 from collections import Counter
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
+from ja_vila.testing.loopback_server import LoopbackHTTPServer, LoopbackServer
 from ja_vila.testing.synthetic_images import CONTENT_TYPES, EXTENSIONS, make_image
 
 DEFAULT_ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
@@ -80,37 +79,10 @@ def make_png_bomb(side: int = 20000) -> bytes:
             + _png_chunk(b"IEND", b""))
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 1024
-    allow_reuse_address = True
-    daemon_threads = False
-    block_on_close = True  # server_close() joins every handler thread
-
-    def __init__(self, addr, handler, owner: ImageServer):
-        self.owner = owner
-        super().__init__(addr, handler)
-
-    def process_request(self, request, client_address):
-        self.owner._track(request)
-        super().process_request(request, client_address)
-
-    def handle_error(self, request, client_address):
-        """Clients that hang up (resets, broken pipes) are normal here; anything else is printed."""
-        import sys
-
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        super().handle_error(request, client_address)
-
-    def shutdown_request(self, request):
-        self.owner._untrack(request)
-        super().shutdown_request(request)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ja-vila-test-server/0.1"
-    server: _Server
+    server: LoopbackHTTPServer
 
     def log_message(self, format, *args):  # noqa: A002 - silence the default stderr log
         pass
@@ -263,77 +235,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"unknown route\n")
 
 
-class ImageServer:
+class ImageServer(LoopbackServer):
     """A threaded HTTP server on ``host`` (default 127.0.0.1, free port) serving synthetic images.
 
     Use as a context manager or call :meth:`start` / :meth:`stop`. All state (hit counters, "fail N
     times" counters) belongs to this instance.
     """
 
+    handler_class = _Handler
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, robots_txt: str | None = DEFAULT_ROBOTS_TXT):
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.robots_txt = robots_txt
         self.hits: Counter[str] = Counter()
         self.connections = 0
-        self._lock = threading.Lock()
         self._flaky: Counter[str] = Counter()
-        self._open: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> ImageServer:
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler, self)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"ImageServer-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, cut open connections (dripping, hanging, keep-alive) and join every thread."""
-        if self._server is None:
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        with self._lock:
-            open_socks = list(self._open)
-        for s in open_socks:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-        self._server.server_close()  # joins handler threads
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> ImageServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    # -- addresses -------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def url(self, path: str) -> str:
-        """Absolute URL of ``path`` on this server (``path`` starts with ``/``)."""
-        return self.base_url + (path if path.startswith("/") else "/" + path)
-
-    def reset(self) -> None:
-        """Forget hit and "fail N times" counters."""
-        with self._lock:
-            self.hits.clear()
-            self._flaky.clear()
-            self.connections = 0
 
     # -- bookkeeping used by the handler ---------------------------------------------------------
     def _count(self, path: str) -> None:
@@ -345,11 +261,8 @@ class ImageServer:
             self._flaky[key] += 1
             return self._flaky[key]
 
-    def _track(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._open.add(sock)
-            self.connections += 1
-
-    def _untrack(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._open.discard(sock)
+    def _track(self, sock: socket.socket, add: bool) -> None:
+        super()._track(sock, add)
+        if add:
+            with self._lock:
+                self.connections += 1

@@ -38,14 +38,14 @@ import hashlib
 import io
 import json
 import re
-import socket
 import sys
-import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from ja_vila.testing.loopback_server import LoopbackHTTPServer, LoopbackServer
 
 MARKER = re.compile(r"\[\[mock:([a-z0-9_]+)(?:\*(\d+))?\]\]")
 BEHAVIOURS = ("ok", "malformed", "invalid", "refusal", "429", "500", "503", "hang", "drop", "echo_auth")
@@ -283,34 +283,10 @@ def _tokens(text: str) -> int:
 # ------------------------------------------------------------------------------------------------
 # The server
 # ------------------------------------------------------------------------------------------------
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256
-    allow_reuse_address = True
-    daemon_threads = False
-    block_on_close = True
-
-    def __init__(self, addr, handler, owner: ScriptedOpenAIServer):
-        self.owner = owner
-        super().__init__(addr, handler)
-
-    def process_request(self, request, client_address):
-        self.owner._track(request, True)
-        super().process_request(request, client_address)
-
-    def handle_error(self, request, client_address):
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        super().handle_error(request, client_address)
-
-    def shutdown_request(self, request):
-        self.owner._track(request, False)
-        super().shutdown_request(request)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ja-vila-scripted-openai/0.1"
-    server: _Server
+    server: LoopbackHTTPServer
 
     def log_message(self, format, *args):  # noqa: A002 - silence the default stderr log
         pass
@@ -394,12 +370,14 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
 
-class ScriptedOpenAIServer:
+class ScriptedOpenAIServer(LoopbackServer):
     """See the module docstring. Settings may be changed while it runs (tests do)."""
+
+    handler_class = _Handler
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, default: str = "ok", retry_after: str | float = 1,
                  delay: float = 0.0, hang_s: float = 300.0):
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.default = default
         self.retry_after = retry_after
         self.delay = delay
@@ -407,53 +385,15 @@ class ScriptedOpenAIServer:
         self.requests: list[LoggedRequest] = []
         self._queue: deque[str] = deque()
         self._marker_counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> ScriptedOpenAIServer:
-        if self._server is None:
-            self._stopping.clear()
-            self._server = _Server((self.host, self.port), _Handler, self)
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"ScriptedOpenAIServer-{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, release hanging requests, cut keep-alive connections, join every thread."""
-        if self._server is None:
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        with self._lock:
-            socks = list(self._open)
-        for s in socks:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> ScriptedOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
+    @property  # the client's base URL, which the OpenAI SDK expects to end in /v1
+    def url(self) -> str:  # type: ignore[override]
         """Base URL for the client (``http://127.0.0.1:PORT/v1``)."""
         return f"http://{self.host}:{self.port}/v1"
 
     @property
     def root_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.base_url
 
     # -- scripting -------------------------------------------------------------------------------
     def script(self, behaviours: list[str]) -> None:
@@ -491,12 +431,6 @@ class ScriptedOpenAIServer:
         with self._lock:
             self.requests.append(entry)
 
-    def _track(self, sock: socket.socket, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._open.add(sock)
-            else:
-                self._open.discard(sock)
 
 
 def main(argv: list[str] | None = None) -> None:
