@@ -186,5 +186,100 @@ def convert_vila_cmd(
     print(f"{out}: load with AutoModelForImageTextToText.from_pretrained({str(out)!r})")
 
 
+# -- ja-vila release dataset|model ---------------------------------------------------------------
+release_app = typer.Typer(help="Verify, stage and push a dataset or model folder to the Hugging Face Hub.",
+                          no_args_is_help=True)
+app.add_typer(release_app, name="release")
+
+RepoOpt = Annotated[str, typer.Option("--repo", help="Hub repo id ORG/NAME.")]
+PrivateOpt = Annotated[bool, typer.Option("--private", help="Create the repo private (refused if it exists public).")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Verify and stage, print the Hub calls, upload nothing.")]
+StageOpt = Annotated[Path | None, typer.Option("--stage", help="Folder to stage the upload in (default: DIR.release beside DIR).")]
+
+
+def _release(run) -> None:
+    from model_cards.release import ReleaseError
+
+    try:
+        plan = run()
+    except ReleaseError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    print(plan.describe())
+    print(f"\n{'dry run: nothing uploaded' if plan.dry_run else 'released: ' + plan.url}")
+
+
+@release_app.command("dataset")
+def release_dataset_cmd(
+    folder: Annotated[Path, typer.Argument(help="Dataset folder written by `ja-vila build` (README.md, stats.json, data/).")],
+    repo: RepoOpt, private: PrivateOpt = False, dry_run: DryRunOpt = False, stage: StageOpt = None,
+) -> None:
+    """Release a dataset: load_dataset check, card for the repo, stage (no caches/logs), push (HF_TOKEN or hf login)."""
+    from model_cards.release import release_dataset
+
+    _release(lambda: release_dataset(folder, repo, private=private, dry_run=dry_run, stage_dir=stage))
+
+
+@release_app.command("model")
+def release_model_cmd(
+    folder: Annotated[Path, typer.Argument(help="Model folder (training/stepN.py output or `ja-vila convert-vila`).")],
+    repo: RepoOpt,
+    eval_report: Annotated[Path | None, typer.Option("--eval-report", help="report.json of `ja-vila eval` (table + model-index).")] = None,
+    license: Annotated[str, typer.Option("--license", help="Card licence id (e.g. apache-2.0); default other.")] = "other",  # noqa: A002
+    base_model: Annotated[list[str] | None, typer.Option("--base-model", help="Hub id of a base model (repeatable).")] = None,
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", help="Hub id of a training dataset (repeatable).")] = None,
+    private: PrivateOpt = False, dry_run: DryRunOpt = False, stage: StageOpt = None,
+) -> None:
+    """Release a model: from_pretrained check, card (architecture, training, evaluation, usage), stage, push."""
+    from model_cards.release import release_model
+
+    _release(lambda: release_model(folder, repo, eval_report=eval_report, private=private, dry_run=dry_run,
+                                   stage_dir=stage, license=license, base_models=base_model, datasets=dataset))
+
+
+# -- ja-vila preview DIR -------------------------------------------------------------------------
+@app.command("preview")
+def preview_cmd(
+    folder: Annotated[Path, typer.Argument(help="Dataset folder (pairs, interleaved or instruct).")],
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file to write (default: DIR/../NAME-preview.html).")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Samples shown at most.")] = 60,
+) -> None:
+    """Write a self-contained HTML gallery of a dataset (images embedded, all text escaped)."""
+    from model_cards.preview import PreviewError, write_preview
+
+    try:
+        path = write_preview(folder, out, limit=limit)
+    except PreviewError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    print(f"{path}: open it in a browser")
+
+
+# -- ja-vila evolve --config configs/evolve/NAME.yaml --out DIR ---------------------------------
+@app.command("evolve")
+def evolve_cmd(
+    config: Annotated[Path, typer.Option("--config", help="YAML preset from configs/evolve/ (tiny, paper).")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder: gen_XX/ (model, failures, tasks, dataset), metrics.json, evolution.png.")],
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Config override key.sub=value (repeatable), e.g. generations=3.")] = None,
+) -> None:
+    """Evolve a VL fine-tuning dataset generation by generation (task, qa or multi_agent mode; resumable:
+    re-run the same command and finished generations are skipped)."""
+    from dataset_builders.config import ConfigError, load_config
+    from dataset_builders.evolve import EvolveConfig, run_evolve
+    from dataset_builders.llm.secrets import MissingAPIKey
+
+    try:
+        result = run_evolve(load_config(EvolveConfig, config, overrides), out)
+    except (ConfigError, MissingAPIKey, ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    for g in result["generations"]:
+        print(f"generation {g['generation']}: score {g['score']:.4f}, diversity {g['diversity']:.3f}, "
+              f"{g['samples']} samples")
+    print(f"{out}: {result['status']} ({result['generations_done']} generation(s)); metrics {out / 'metrics.json'}")
+    if result["status"] == "budget_exhausted":
+        raise typer.Exit(3)
+
+
 if __name__ == "__main__":
     app()
