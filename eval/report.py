@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from dataset_builders.atomic import atomic_write_json, atomic_write_text
+from ja_vila import PROJECT_URL
 
 #: model-index metric ``type`` for each of our metric names.
 METRIC_TYPES = {"rougel": "rougeL", "llm_judge": "llm_judge", "heron_relative": "heron_bench_relative",
@@ -80,7 +81,7 @@ def model_index(report: dict[str, Any]) -> list[dict[str, Any]]:
         if task["dataset"]["source"] != "hub" or task.get("limit") is not None:
             dataset["args"] = {"source": task["dataset"]["source"], "n_items": task["n_items"]}
         results.append({"task": {"type": task["task_type"], "name": task["task_label"]}, "dataset": dataset,
-                        "metrics": metrics, "source": {"name": "ja-vila eval"}})
+                        "metrics": metrics, "source": {"name": "ja-vila eval", "url": PROJECT_URL}})
     return [{"name": report.get("model_name") or report["model"], "results": results}]
 
 

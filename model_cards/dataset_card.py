@@ -8,6 +8,7 @@ classes, so the metadata is validated the same way the Hub validates it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import datasets
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from dataset_builders.funnel import Funnel
-from dataset_builders.schema import DatasetSchema
+from dataset_builders.schema import SCHEMAS, DatasetSchema
 
 TEMPLATE = Path(__file__).parent / "templates" / "dataset_card.md"
 
@@ -88,7 +89,89 @@ def render_dataset_card(
         n_samples=f"{n_samples:,}",
         n_shards=n_shards,
         schema_rows=schema_rows(schema),
+        json_fields=list(schema.json_fields),
         funnel_table=funnel.to_markdown(),
         thresholds=info.thresholds,
         sources=info.sources,
     )
+
+
+# -- reading a card back (release: re-render a built folder's card for its Hub repo) ---------------
+_SECTION = re.compile(r"^## (.+?)\s*$", re.M)
+_THRESHOLD = re.compile(r"^- \*\*(.+?)\*\*: (.*)$")
+_DESCRIPTION = re.compile(r"^# [^\n]*\n\n(.*?)\n\nBuilt with \[ja-vila\]", re.S | re.M)
+
+
+def _sections(text: str) -> dict[str, str]:
+    parts = _SECTION.split(text)
+    return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def _bullets(section: str) -> list[str]:
+    """Bullet items of a section; indented or wrapped continuation lines join their item."""
+    items: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("- "):
+            items.append(line[2:])
+        elif line.strip() and items:
+            items[-1] += " " + line.strip()
+    return items
+
+
+def card_info_from_card(card: DatasetCard) -> DatasetCardInfo:
+    """The :class:`DatasetCardInfo` a card was rendered from (the inverse of :func:`render_dataset_card`).
+
+    A built folder keeps its description, thresholds and sources only in its card, so a release
+    reads them back from there and renders the card again for the real repo id.
+    """
+    data = card.data.to_dict()
+    m = _DESCRIPTION.search(card.text)
+    if not m:
+        raise ValueError("the card was not written by ja-vila (no '# title' / description / 'Built with' header); "
+                         "rebuild the dataset folder or re-run finalize_dataset")
+    sections = _sections(card.text)
+    thresholds = {}
+    for item in _bullets(sections.get("Thresholds and formulas", "")):
+        t = _THRESHOLD.match("- " + item)
+        if t:
+            thresholds[t.group(1)] = t.group(2)
+    return DatasetCardInfo(
+        pretty_name=data.get("pretty_name") or "dataset",
+        description=m.group(1).strip(),
+        license=data.get("license") or "other",
+        thresholds=thresholds,
+        sources=_bullets(sections.get("Sources and terms", "")),
+        task_categories=list(data.get("task_categories") or ["image-text-to-text"]),
+    )
+
+
+def schema_from_card(card: DatasetCard, schema_name: str) -> DatasetSchema:
+    """The schema a card declares (its ``dataset_info.features``), named ``schema_name``.
+
+    Builders extend the base schemas with their own ``json`` fields, so the card, not
+    :data:`~dataset_builders.schema.SCHEMAS`, is the record of a folder's exact columns.
+    """
+    dataset_info = card.data.to_dict().get("dataset_info")
+    if not isinstance(dataset_info, dict) or "features" not in dataset_info:
+        raise ValueError("the card declares no dataset_info.features; rebuild the folder (finalize_dataset writes them)")
+    features = datasets.DatasetInfo._from_yaml_dict(dict(dataset_info)).features
+    base = SCHEMAS.get(schema_name)
+    image_fields = tuple(name for name, f in features.items() if isinstance(f, datasets.Image))
+    text_field = "txt" if "txt" in features else None
+    json_fields = dict(features["json"]) if "json" in features else {}
+    return DatasetSchema(name=schema_name, image_fields=image_fields, min_images=base.min_images if base else 1,
+                         text_field=text_field, json_fields=json_fields)
+
+
+def dataset_card_for_repo(card: DatasetCard, stats: dict, repo_id: str) -> DatasetCard:
+    """A built folder's card rendered again for ``repo_id``, from its structured parts.
+
+    The description, thresholds and sources come back from the card (:func:`card_info_from_card`),
+    the columns from its ``dataset_info`` (:func:`schema_from_card`), counts and funnel from
+    ``stats.json``; the result is what the same build would have written with that repo id.
+    """
+    info = card_info_from_card(card)
+    info.repo_id = repo_id
+    schema = schema_from_card(card, stats["schema"])
+    funnel = Funnel.from_list(stats.get("funnel") or [])
+    return render_dataset_card(schema, info, funnel, n_samples=int(stats["samples"]), n_shards=int(stats["shards"]))

@@ -1,0 +1,125 @@
+"""The stage folder: exactly the files a release uploads, and nothing else.
+
+Files are hard-linked from the source folder (copied when the stage is on another file system), so
+staging a terabyte of shards costs nothing and the source stays untouched; generated files (the
+card) are written atomically. Re-staging into the same folder is incremental: unchanged files are
+kept, files of an earlier stage that are no longer part of the release are removed, and anything
+else found there stops the release (``upload_folder`` would upload it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from dataset_builders.atomic import atomic_write_text, tmp_path_for
+from model_cards.release.plan import ReleaseError, StagedFile
+
+logger = logging.getLogger(__name__)
+
+#: What ``upload_folder`` itself skips (``huggingface_hub.hf_api.DEFAULT_IGNORE_PATTERNS``).
+_HUB_OWN = (".git", ".cache")
+#: Files up to this size are searched for the token before anything is uploaded.
+SECRET_SCAN_MAX_BYTES = 64 * 1024**2
+
+
+def default_stage_dir(folder: Path) -> Path:
+    """``NAME.release`` beside the folder: same file system (hard links), stable across re-runs."""
+    return folder.parent / f"{folder.name}.release"
+
+
+def _check_separate(stage_dir: Path, source: Path) -> None:
+    stage, src = stage_dir.resolve(), source.resolve()
+    if stage == src or src in stage.parents or stage in src.parents:
+        raise ReleaseError(f"--stage {stage_dir}: the stage folder must be outside {source} and not contain it; "
+                           f"use e.g. {default_stage_dir(source)}")
+
+
+def _existing(stage_dir: Path) -> list[str]:
+    out = []
+    for path in stage_dir.rglob("*"):
+        rel = path.relative_to(stage_dir)
+        if rel.parts[0] in _HUB_OWN or not (path.is_file() or path.is_symlink()):
+            continue
+        out.append(rel.as_posix())
+    return sorted(out)
+
+
+def _same(src: Path, dst: Path) -> bool:
+    if not dst.is_file() or dst.is_symlink():
+        return False
+    with contextlib.suppress(OSError):
+        if os.path.samefile(src, dst):
+            return True
+    a, b = src.stat(), dst.stat()
+    return a.st_size == b.st_size and a.st_mtime_ns == b.st_mtime_ns
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path_for(dst)
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copy2(src, tmp)  # another file system: copy, keeping the mtime
+    os.replace(tmp, dst)
+
+
+def stage_folder(
+    stage_dir: Path,
+    source: Path,
+    files: dict[str, Path],
+    generated: dict[str, str],
+    managed: Callable[[str], bool],
+) -> list[StagedFile]:
+    """Make ``stage_dir`` hold exactly ``files`` (relative path → source file) and ``generated`` texts.
+
+    ``managed`` says which paths an earlier stage of the same kind may have left (they are removed
+    when no longer wanted); any other file there is an error.
+    """
+    _check_separate(stage_dir, source)
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    wanted = set(files) | set(generated)
+    stale = [rel for rel in _existing(stage_dir) if rel not in wanted]
+    foreign = [rel for rel in stale if not managed(rel)]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" (+{len(foreign) - 5} more)" if len(foreign) > 5 else "")
+        raise ReleaseError(f"--stage {stage_dir} holds files that are not part of this release ({shown}); "
+                           "they would be uploaded too: pass an empty folder (or remove them)")
+    for rel in stale:
+        (stage_dir / rel).unlink()
+        logger.info("stage: removed %s (no longer part of the release)", rel)
+    for rel, src in sorted(files.items()):
+        dst = stage_dir / rel
+        if not _same(src, dst):
+            _link_or_copy(src, dst)
+    for rel, text in sorted(generated.items()):
+        dst = stage_dir / rel
+        if not dst.is_file() or dst.read_text(encoding="utf-8") != text:
+            atomic_write_text(dst, text)
+    for d in sorted((p for p in stage_dir.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if d.relative_to(stage_dir).parts[0] not in _HUB_OWN and not any(d.iterdir()):
+            d.rmdir()
+    staged = [StagedFile(rel, (stage_dir / rel).stat().st_size) for rel in sorted(wanted)]
+    logger.info("staged %d files (%d bytes) in %s", len(staged), sum(f.size for f in staged), stage_dir)
+    return staged
+
+
+def check_no_secret(stage_dir: Path, files: list[StagedFile], secret: str | None) -> None:
+    """Refuse to upload a stage where the token appears in a file (cards, configs, stats).
+
+    Files above :data:`SECRET_SCAN_MAX_BYTES` (shards, weights) are binary outputs of the builders
+    and trainers, which never see the token; scanning terabytes would cost more than it protects.
+    """
+    if not secret or len(secret) < 8:
+        return
+    needle = secret.encode("utf-8")
+    for f in files:
+        if f.size <= SECRET_SCAN_MAX_BYTES and needle in (stage_dir / f.path).read_bytes():
+            raise ReleaseError(f"{stage_dir / f.path} contains your Hugging Face token; remove it from the source "
+                               "(card text, config, stats) and release again. Nothing was uploaded.")
