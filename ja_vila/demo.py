@@ -5,13 +5,16 @@ Japanese web pages whose images a loopback server generates — and goes through
 real build uses, with tiny random models where the real ones would be downloaded:
 
     crawl → ja-pairs, ja-interleaved, ja-instruct → training steps 0/1/2 → evaluation
+          → release dry-run → preview
 
 Outputs: DIR/crawl, DIR/datasets/{ja-pairs,ja-interleaved,ja-instruct}, DIR/models/{step0,step1,step2},
-DIR/eval/report.json; intermediate files and logs under DIR/work. Each stage adds summary rows.
+DIR/eval/report.json, DIR/release/ (staged dry-run uploads with cards), DIR/preview/*.html;
+intermediate files and logs under DIR/work. Each stage adds summary rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import time
@@ -108,7 +111,10 @@ def stage_train(ctx: DemoContext) -> None:
     except ImportError:
         ctx.add("training", "not available yet (training.demo missing)")
         return
-    result = run_demo_training(ctx.datasets, ctx.out / "models", seed=ctx.seed)
+    log = ctx.out / "work" / "training.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as f, contextlib.redirect_stdout(f):  # the Trainer prints its logs
+        result = run_demo_training(ctx.datasets, ctx.out / "models", seed=ctx.seed)
     for step in ("step0", "step1", "step2"):
         ctx.models[step] = ctx.out / "models" / step
     losses = []
@@ -133,8 +139,34 @@ def stage_eval(ctx: DemoContext) -> None:
     ctx.eval_markdown = report.get("markdown", "")
 
 
+def stage_release(ctx: DemoContext) -> None:
+    """Release dry-run: verify, write cards, stage the exact folders; nothing is uploaded."""
+    from model_cards.release import release_dataset, release_model
+
+    release = ctx.out / "release"
+    for name, folder in ctx.datasets.items():
+        plan = release_dataset(folder, f"ORG/ja-{name}", dry_run=True, stage_dir=release / f"ja-{name}")
+        logger.info("%s", plan.describe())
+    staged = [f"ja-{name}" for name in ctx.datasets]
+    model = ctx.models.get("step2")
+    if model is not None:
+        report = ctx.out / "eval" / "report.json"
+        plan = release_model(model, "ORG/llm-jp-3-vila-tiny-demo", eval_report=report if report.is_file() else None,
+                             dry_run=True, stage_dir=release / "model")
+        logger.info("%s", plan.describe())
+        staged.append("model")
+    ctx.add("release (dry run)", f"verified and staged {', '.join(staged)} with generated cards", release)
+
+
+def stage_preview(ctx: DemoContext) -> None:
+    from model_cards.preview import write_preview
+
+    pages = [write_preview(folder, ctx.out / "preview" / f"ja-{name}.html") for name, folder in ctx.datasets.items()]
+    ctx.add("preview", f"{len(pages)} HTML galleries (open in a browser)", ctx.out / "preview")
+
+
 STAGES: list[Callable[[DemoContext], None]] = [
-    stage_crawl, stage_pairs, stage_interleaved, stage_instruct, stage_train, stage_eval,
+    stage_crawl, stage_pairs, stage_interleaved, stage_instruct, stage_train, stage_eval, stage_release, stage_preview,
 ]
 
 

@@ -18,6 +18,10 @@ def test_demo_runs_the_chain_and_is_repeatable(tmp_path):
         assert len(datasets.load_dataset(str(folder), split="train")) > 0
         assert str(folder) in summary
     assert (tmp_path / "demo" / "eval" / "report.json").is_file()
+    for staged in ("ja-pairs", "ja-interleaved", "ja-instruct", "model"):
+        assert (tmp_path / "demo" / "release" / staged / "README.md").is_file()
+    assert not list((tmp_path / "demo" / "release").rglob("llm_cache"))
+    assert len(list((tmp_path / "demo" / "preview").glob("*.html"))) == 3
     assert [r.stage for r in ctx.rows][:4] == ["mini-crawl", "ja-pairs", "ja-interleaved", "ja-instruct"]
 
     # a second run into a fresh folder gives the same datasets (fixed image port, seeded models)
