@@ -75,10 +75,12 @@ def test_same_kept_set_over_one_and_three_tasks(tmp_path, image_server):
 @pytest.mark.slow
 def test_real_japanese_pages(tmp_path, image_server, realdata):
     corpus = write_real_pages_corpus(tmp_path / "corpus", realdata, files=2)
-    stats = build_interleaved([corpus], tmp_path / "real", config("executor.tasks=2", "rules.over_max_images=keep_top"),
+    clueweb = realdata / "warc" / "resiliparse_clueweb09-ja_quirk.warc.gz"  # real EUC-JP shop pages
+    stats = build_interleaved([corpus, clueweb], tmp_path / "real", config("executor.tasks=2", "rules.over_max_images=keep_top"),
                               extra_text_steps=[RedirectImagesToLoopback(image_server.base_url)])
     funnel = assert_funnel_consistent(tmp_path / "real", stats)
     assert {s.name for s in funnel.stages} >= {"☣️ harmful content (HojiChar)", "📏 sentence count"}
+    assert funnel.stages[0].input == 29 + 29  # 29 real pages + 29 ClueWeb pages
     rows, _ = load_rows(tmp_path / "real")
     assert len(rows) >= 1
     assert all(2 <= len(r["json"]["image_urls"]) <= 5 for r in rows)
