@@ -48,7 +48,7 @@ Output = Annotated[Path, typer.Option("--output", help="Dataset folder to write 
 ConfigPath = Annotated[Path | None, typer.Option("--config", help="YAML preset from configs/data/.")]
 Overrides = Annotated[list[str] | None, typer.Option("--set", help="Config override key.sub=value (repeatable), e.g. executor.tasks=8.")]
 Tasks = Annotated[int | None, typer.Option("--tasks", help="Shard the work into this many tasks (same result for any number).")]
-Workers = Annotated[int | None, typer.Option("--workers", help="Tasks run at once on this machine.")]
+Workers = Annotated[int | None, typer.Option("--workers", help="Tasks run at once (local: processes on this machine; Slurm/Ray: a cap, default none).")]
 WorkDir = Annotated[Path | None, typer.Option("--work-dir", help="Intermediate files, logs and resume state (default: OUTPUT.work beside the output).")]
 
 
@@ -56,6 +56,7 @@ def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, worker
     """Load the config, apply --tasks/--workers, run the builder, print the funnel; errors exit 2."""
     from dataset_builders.config import ConfigError, load_config
     from dataset_builders.funnel import Funnel
+    from dataset_builders.pipeline.stage import SlurmDryRun, StageIncomplete
 
     if kind == "pairs":
         from dataset_builders.pairs.build import PairsConfig as cls
@@ -69,6 +70,12 @@ def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, worker
     try:
         cfg = load_config(cls, config, overrides)
         stats = build(list(inputs), output, cfg, work_dir=work_dir)
+    except SlurmDryRun as e:
+        print(e)
+        return
+    except StageIncomplete as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
     except (ConfigError, ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
