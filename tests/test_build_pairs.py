@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -37,8 +38,9 @@ def test_mini_crawl_end_to_end(tmp_path, image_server):
         assert japanese_ratio(r["txt"]) > 0 and r["txt"] == r["txt"].strip() and "  " not in r["txt"]
         assert set(r["json"]["clip_scores"]) == {"clip_a", "clip_b"} and len(r["json"]["phash"]) == 16
         assert min(r["jpg"].size) >= 150 and max(r["jpg"].size) <= 800
-    # the cut keeps the best 70%: every kept pair scores at least the best dropped one
-    assert min(r["json"]["clip_score"] for r in rows) >= -10
+    # the cut keeps the best 70%: every kept pair reaches the corpus threshold the merge decided
+    threshold = json.loads((tmp_path / "ja-pairs.work" / "pair_cut.json").read_text())["threshold"]
+    assert min(r["json"]["clip_score"] for r in rows) >= threshold - 1e-6
 
 
 def test_same_kept_set_over_one_and_three_tasks(tmp_path, image_server):

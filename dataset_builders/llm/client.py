@@ -3,7 +3,7 @@ retry policy, bounded concurrency, a disk cache, a budget and strict structured 
 
     async with LLMClient(config, cache_dir="out/llm_cache") as client:
         results = await client.complete_many(requests)   # same order as requests
-    print(client.usage.summary())
+    logger.info(client.usage.summary())
 
 Every call ends in exactly one :class:`LLMResult` state (ok / malformed / refused /
 budget_exhausted / failed with a reason), so callers can count every input. The SDK's own retries

@@ -80,6 +80,19 @@ class ExtractedPage:
 _WALK_ABOVE = 128
 
 
+def _admit_url(raw: str, base: str, rules: ImageUrlRules, dropped: Counter) -> str | None:
+    """The absolute image URL if it resolves and passes the URL rules; else None, counted in ``dropped``."""
+    url = resolve_url(raw, base)
+    if url is None:
+        dropped["bad_url"] += 1
+        return None
+    reason = rules.check(url)
+    if reason:
+        dropped[reason] += 1
+        return None
+    return url
+
+
 def _iter_elements(root: DOMNode, tag: str):
     """Elements named ``tag`` under ``root`` in document order (iterative pre-order walk)."""
     node = root.first_child
@@ -206,13 +219,8 @@ def extract_page(html: str, page_url: str, rules: ImageUrlRules | None = None) -
         if raw is None:
             dropped[how] += 1
             continue
-        url = resolve_url(raw, base)
+        url = _admit_url(raw, base, rules, dropped)
         if url is None:
-            dropped["bad_url"] += 1
-            continue
-        reason = rules.check(url)
-        if reason:
-            dropped[reason] += 1
             continue
         alt = clean_attr_text(attrs.get("alt"))
         if url in kept:
@@ -271,13 +279,8 @@ def filter_media(doc_url: str, media: list[Media], rules: ImageUrlRules) -> tupl
         if raw.lower().startswith("data:"):
             dropped["data_uri"] += 1
             continue
-        url = resolve_url(raw, doc_url)
+        url = _admit_url(raw, doc_url, rules, dropped)
         if url is None:
-            dropped["bad_url"] += 1
-            continue
-        reason = rules.check(url)
-        if reason:
-            dropped[reason] += 1
             continue
         alt = clean_attr_text(m.alt)
         if url in kept:

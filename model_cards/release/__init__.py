@@ -8,7 +8,7 @@ exact folder to upload (never caches, logs or temporary files), then push it wit
 
     from model_cards.release import release_dataset, release_model
     plan = release_dataset("out/ja-pairs", "org/ja-pairs", dry_run=True)
-    print(plan.describe())
+    plan.describe()   # the Hub calls it would make and every staged file
 """
 
 from model_cards.release.dataset import release_dataset
