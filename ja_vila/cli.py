@@ -298,8 +298,8 @@ def evolve_cmd(
     """Evolve a VL fine-tuning dataset generation by generation (task, qa or multi_agent mode; resumable:
     re-run the same command and finished generations are skipped)."""
     from dataset_builders.config import ConfigError, load_config
-    from dataset_builders.evolve import EvolveConfig, run_evolve
     from dataset_builders.llm.secrets import MissingAPIKey
+    from ja_vila.evolve import EvolveConfig, run_evolve
 
     try:
         result = run_evolve(load_config(EvolveConfig, config, overrides), out)
