@@ -123,6 +123,12 @@ def head_problems(head: Mapping[str, Any] | None, key: str = "nsfw.head") -> lis
     return []
 
 
+def require_head(head: NsfwHead | Mapping[str, Any] | None) -> None:
+    """Raise :class:`MissingWeights` (one line: where to get the weights, which key) unless ``head`` is usable."""
+    if not isinstance(head, NsfwHead) and (problems := head_problems(head)):
+        raise MissingWeights("; ".join(problems))
+
+
 def load_nsfw_head(
     weights: str | None = None,
     input_dim: int = 768,
@@ -137,9 +143,7 @@ def load_nsfw_head(
 
     Without ``weights`` the head is refused unless ``random`` says a random head is wanted (plumbing).
     """
-    problems = head_problems({"weights": weights, "random": random, "filename": filename})
-    if problems:
-        raise MissingWeights("; ".join(problems))
+    require_head({"weights": weights, "random": random, "filename": filename})
     if seed is not None:
         torch.manual_seed(seed)
     head = NsfwHead(input_dim, hidden_sizes, normalize_input)
@@ -172,8 +176,7 @@ class NsfwDetector:
     """An image embedder (any :class:`Scorer`, normally CLIP ViT-L/14) plus an :class:`NsfwHead`."""
 
     def __init__(self, scorer: Scorer | Mapping[str, Any], head: NsfwHead | Mapping[str, Any] | None = None):
-        if not isinstance(head, NsfwHead) and (problems := head_problems(head)):
-            raise MissingWeights("; ".join(problems))  # before the scorer's weights are fetched
+        require_head(head)  # before the scorer's weights are fetched
         self.scorer = build_scorer(scorer)
         if not isinstance(head, NsfwHead):
             cfg = dict(head or {})
@@ -216,8 +219,7 @@ class NsfwFilter(PipelineStep):
         super().__init__()
         if mode not in ("media", "document"):
             raise ValueError(f"NsfwFilter mode must be 'media' or 'document', got {mode!r}")
-        if not isinstance(head, NsfwHead) and (problems := head_problems(head)):
-            raise MissingWeights("; ".join(problems))  # fail at pipeline construction, not mid-stage
+        require_head(head)  # fail when the pipeline is built, not in the middle of a stage
         self.scorer_config = scorer
         self.head_config = head
         self.threshold = threshold
