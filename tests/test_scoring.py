@@ -445,7 +445,7 @@ def test_nsfw_head_weights_load_from_a_local_file_and_sizes_are_checked(tmp_path
 
 
 def test_nsfw_filter_runs_on_the_tiny_clip_with_a_random_head_from_config():
-    step = NsfwFilter({"type": "tiny"}, {"seed": 0, "hidden_sizes": [8]}, threshold=1.01)
+    step = NsfwFilter({"type": "tiny"}, {"seed": 0, "hidden_sizes": [8], "random": True}, threshold=1.01)
     docs = [Document(text="", id=f"d{i}", media=[Media(id="m", type=MediaType.IMAGE, url="u", media_bytes=b)])
             for i, b in enumerate(_images(3, 40, 40))]
     out = list(step.run(iter(docs)))
