@@ -17,14 +17,14 @@ from accelerate.commands.config.config_args import ClusterConfig
 from huggingface_hub.utils import validate_repo_id
 
 from dataset_builders.config import load_config
-from dataset_builders.evolve.config import EvolveConfig
 from dataset_builders.instruct.config import InstructConfig
 from dataset_builders.interleaved.build import PAPER_SCORER, InterleavedConfig, build_interleaved
 from dataset_builders.pairs.build import PAPER_SCORERS, PairsConfig, build_pairs
 from dataset_builders.scoring.nsfw import NsfwDetector, NsfwFilter, NsfwHead
 from dataset_builders.scoring.preflight import MissingWeights, check_models
 from dataset_builders.scoring.presets import PAPER_INTERLEAVED_SCORER, PAPER_NSFW_SCORER, PAPER_PAIR_SCORERS
-from ja_vila.sample.mini_crawl import build_mini_crawl
+from dataset_builders.tiny.sample.mini_crawl import build_mini_crawl
+from ja_vila.evolve.config import EvolveConfig
 from tests.build_helpers import CLI, REPO
 
 CONFIGS = REPO / "configs"
