@@ -22,11 +22,11 @@ from transformers import (
     TrainerCallback,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, TrlParser
 
 from dataset_builders.atomic import atomic_write_json
 from training.assemble import assemble_vila
+from training.checkpoints import check_resumable, last_complete_checkpoint
 from training.data import DataSource, Renderer, VilaCollator, VilaStream
 from training.freeze import set_trainable
 
@@ -170,6 +170,13 @@ def run_step(step: int, argv: list[str] | None = None) -> dict[str, Any]:
     """Run training step ``step`` (0, 1 or 2) with command-line style ``argv``; returns a summary."""
     vila_args, training_args = parse_args(argv)
     training_args = _prepare_training_args(step, training_args)
+    resume = training_args.resume_from_checkpoint
+    if resume in ("true", "True", "last"):
+        resume = last_complete_checkpoint(training_args.output_dir)
+        if resume is None:
+            logger.info("no checkpoint in %s; starting from scratch", training_args.output_dir)
+    elif resume:
+        check_resumable(resume)
     set_seed(training_args.seed)
     model, processor = load_model(step, vila_args, training_args.seed)
     counts = set_trainable(model, step)
@@ -185,11 +192,6 @@ def run_step(step: int, argv: list[str] | None = None) -> dict[str, Any]:
         processing_class=processor,
         callbacks=callbacks,
     )
-    resume = training_args.resume_from_checkpoint
-    if resume in ("true", "True", "last"):
-        resume = get_last_checkpoint(training_args.output_dir)
-        if resume is None:
-            logger.info("no checkpoint in %s; starting from scratch", training_args.output_dir)
     result = trainer.train(resume_from_checkpoint=resume)
     finished = trainer.state.global_step >= training_args.max_steps
     if finished:
