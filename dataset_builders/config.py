@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 
 import yaml
 
+from dataset_builders.errors import UserInputError
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
-    pass
+class ConfigError(UserInputError):
+    """A bad config file, key or value; the message names where."""
 
 
 class _Loader(yaml.SafeLoader):

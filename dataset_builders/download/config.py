@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from dataset_builders.errors import UserInputError
 from dataset_builders.images import JPEG_QUALITY, MAX_PIXELS
 
 DEFAULT_USER_AGENT = "ja-vila/0.1 (+https://github.com/llm-jp/ja-vila; Japanese VLM dataset research)"
@@ -151,5 +152,5 @@ class DownloadConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(mapping) - known)
         if unknown:
-            raise ValueError(f"unknown DownloadConfig keys {unknown}; known keys: {sorted(known)}")
+            raise UserInputError(f"unknown DownloadConfig keys {unknown}; known keys: {sorted(known)}")
         return cls(**mapping)

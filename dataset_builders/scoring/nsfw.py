@@ -33,8 +33,9 @@ from datatrove.data import DocumentsPipeline, MediaType
 from datatrove.pipeline.base import PipelineStep
 from torch import nn
 
+from dataset_builders.errors import InputNotFound, UserInputError
 from dataset_builders.scoring.preprocess import ImageInput
-from dataset_builders.scoring.registry import build_scorer
+from dataset_builders.scoring.registry import build_scorer, check_scorer_config
 from dataset_builders.scoring.scorer import Scorer
 
 logger = logging.getLogger(__name__)
@@ -111,18 +112,18 @@ def load_nsfw_head(
         candidates = [path / filename] if filename else [path / f for f in WEIGHT_FILES]
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
-            raise FileNotFoundError(f"no NSFW head weights ({', '.join(WEIGHT_FILES)}) in {weights}")
+            raise InputNotFound(f"no NSFW head weights ({', '.join(WEIGHT_FILES)}) in {weights}")
     elif not path.is_file():
         from huggingface_hub import hf_hub_download
 
         try:
             path = Path(hf_hub_download(str(weights), filename or WEIGHT_FILES[0], revision=revision))
         except Exception as e:
-            raise FileNotFoundError(f"NSFW head weights {weights!r}: not a local file and not on the Hub ({e})") from e
+            raise InputNotFound(f"NSFW head weights {weights!r}: not a local file and not on the Hub ({e})") from e
     try:
         head.load_state_dict(_read_state_dict(path), strict=True)
     except RuntimeError as e:
-        raise ValueError(
+        raise UserInputError(
             f"NSFW head weights {path} do not fit input_dim={input_dim}, hidden_sizes={list(hidden_sizes)}, "
             f"normalize_input={normalize_input}: {e}"
         ) from e
@@ -257,6 +258,9 @@ class NsfwConfig:
     scorer: dict[str, Any] = field(default_factory=lambda: {"type": "open_clip", "model": "ViT-L-14", "pretrained": "openai"})
     head: dict[str, Any] | None = None
     threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_scorer_config(self.scorer, "nsfw.scorer")
 
 
 def nsfw_steps(config: NsfwConfig | None) -> list[PipelineStep]:

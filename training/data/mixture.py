@@ -62,9 +62,9 @@ class DataSource:
         try:
             value = float(weight)
         except ValueError as e:
-            raise ValueError(f"data source {spec!r}: weight {weight!r} is not a number (use PATH@WEIGHT)") from e
+            raise UserInputError(f"data source {spec!r}: weight {weight!r} is not a number (use PATH@WEIGHT)") from e
         if value <= 0:
-            raise ValueError(f"data source {spec!r}: weight must be positive")
+            raise UserInputError(f"data source {spec!r}: weight must be positive")
         return cls(path=path, weight=value, name=name)
 
 
@@ -90,7 +90,7 @@ class VilaStream(torch.utils.data.IterableDataset):
         pack_buffer: int = 8,
     ):
         if not sources:
-            raise ValueError("no data sources given")
+            raise UserInputError("no data sources given")
         self.sources = sources
         self.renderer = renderer
         self.packing = packing

@@ -19,6 +19,8 @@ from typing import Any
 
 from webdataset.tariterators import tarfile_samples
 
+from dataset_builders.errors import InputNotFound
+
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = ("jpg", "jpeg", "png", "webp")
@@ -40,7 +42,7 @@ def expand_shards(source: str | os.PathLike) -> list[str]:
     else:
         shards = []
     if not shards:
-        raise FileNotFoundError(
+        raise InputNotFound(
             f"no WebDataset shards at {source}: pass a dataset folder (with data/*.tar), a .tar file, a glob "
             "or an hf://datasets/... URL"
         )
