@@ -65,7 +65,7 @@ def test_step_with_only_too_long_documents_errors_naming_the_source(tiny, tmp_pa
     assert not (tmp_path / "out" / "model.safetensors").exists()
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("repeat", [True, False])
 def test_wrong_schema_source_errors_with_its_drop_reason(tiny, repeat):
     stream = _stream(tiny, [f"wrong={tiny['wrong']}"], repeat=repeat)
@@ -74,7 +74,7 @@ def test_wrong_schema_source_errors_with_its_drop_reason(tiny, repeat):
     assert "unknown_schema" in str(info.value) and "5" in str(info.value)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_unusable_source_beside_a_good_one_is_named_not_silently_skipped(tiny):
     stream = _stream(tiny, [f"good={tiny['pairs']}", f"bad={tiny['wrong']}"])
     rows = 0
