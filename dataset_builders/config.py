@@ -1,7 +1,8 @@
 """Builder configs: YAML files (``configs/data/*.yaml``) read into nested dataclasses.
 
 Unknown keys are errors that name the file and the key (a typo must not silently fall back to a
-default), and ``key.sub=value`` overrides from the command line are applied on top.
+default), and ``key.sub=value`` overrides from the command line are applied on top. Values are read
+as YAML without YAML 1.1's base-60 numbers, so ``12:00:00`` (a Slurm time) stays a string.
 """
 
 from __future__ import annotations
@@ -15,11 +16,34 @@ from typing import Any, TypeVar
 
 import yaml
 
+from dataset_builders.errors import UserInputError
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
-    pass
+class ConfigError(UserInputError):
+    """A bad config file, key or value; the message names where."""
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.safe_load`` except that ``12:00:00`` is a string: YAML 1.1 reads it as the base-60
+    integer 43200, which ``sbatch --time`` takes as minutes (30 days)."""
+
+
+def _no_base_60(construct):
+    def wrapped(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+        return loader.construct_scalar(node) if ":" in node.value else construct(loader, node)
+
+    return wrapped
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _no_base_60(yaml.SafeLoader.construct_yaml_int))
+_Loader.add_constructor("tag:yaml.org,2002:float", _no_base_60(yaml.SafeLoader.construct_yaml_float))
+
+
+def load_yaml(text: str) -> Any:
+    """YAML as configs read it (safe, no base-60 numbers)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") -> T:
@@ -67,7 +91,7 @@ def _set_path(data: dict, dotted: str, raw: str) -> None:
         node = node[k]
         if not isinstance(node, dict):
             raise ConfigError(f"override {dotted}: {'.'.join(keys[:i + 1])} is {node!r}, not a mapping")
-    node[keys[-1]] = yaml.safe_load(raw)
+    node[keys[-1]] = load_yaml(raw)
 
 
 def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> T:
@@ -78,7 +102,7 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist (see configs/data/ for the presets)")
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
         where = str(path)
     for item in overrides or []:
         if "=" not in item:

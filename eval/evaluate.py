@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dataset_builders.atomic import atomic_write_text
+from dataset_builders.errors import UserInputError, check_local_or_hub
 from eval import report as report_mod
 from eval.metrics.heron import HERON_PROMPT_VERSION
 from eval.metrics.judge import JUDGE_PROMPT_VERSION, JudgeSettings, cache_dir_for
@@ -53,7 +54,7 @@ def parse_tasks(text: str) -> list[str]:
     """``"a,b , c"`` → ``["a", "b", "c"]``, each checked against the registry."""
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
-        raise ValueError("no tasks given")
+        raise UserInputError("no tasks given")
     for n in names:
         get_task(n)
     return names
@@ -88,12 +89,13 @@ def evaluate(config: EvalConfig, runner: VLMRunner | None = None) -> dict[str, A
     tasks = {name: get_task(name) for name in config.tasks}
     unknown = set(config.data) - set(tasks)
     if unknown:
-        raise ValueError(f"--data names tasks that are not evaluated: {sorted(unknown)}")
+        raise UserInputError(f"--data names tasks that are not evaluated: {sorted(unknown)}")
     judge = config.judge
     if judge is not None:
         judge.check()
     if judge is not None and judge.cache_dir is None:
         judge = JudgeSettings(**{**judge.__dict__, "cache_dir": cache_dir_for(out)})
+    check_local_or_hub(config.model, "--model")
     # read every task first: a bad folder should fail before minutes of model loading
     loaded = {name: task.load(config.data.get(name), config.limit) for name, task in tasks.items()}
     runner = runner or VLMRunner(config.model, config.generation)

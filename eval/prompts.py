@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataset_builders.errors import UserInputError
+
 LLMJP_V3_SYSTEM = "以下は、タスクを説明する指示です。要求を適切に満たす応答を書きなさい。"
 LLMJP_V3_TEMPLATE = LLMJP_V3_SYSTEM + "\n\n### 指示:\n{image}\n{question}\n\n### 応答:\n"
 #: ``auto``: the chat template when the processor has one, else ``llmjp_v3``.
@@ -27,10 +29,10 @@ def image_token(processor: Any) -> str:
 def resolve_format(processor: Any, requested: str = "auto") -> str:
     """The format to use for ``processor`` (``auto`` decides by the presence of a chat template)."""
     if requested not in PROMPT_FORMATS:
-        raise ValueError(f"prompt format {requested!r} is not one of {PROMPT_FORMATS}")
+        raise UserInputError(f"prompt format {requested!r} is not one of {PROMPT_FORMATS}")
     has_template = bool(getattr(processor, "chat_template", None))
     if requested == "chat_template" and not has_template:
-        raise ValueError("the processor has no chat template; use --prompt-format llmjp_v3")
+        raise UserInputError("the processor has no chat template; use --prompt-format llmjp_v3")
     if requested == "auto":
         return "chat_template" if has_template else "llmjp_v3"
     return requested

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dataset_builders.errors import UserInputError
 from eval.prompts import build_prompt, clean_answer, resolve_format
 from eval.tasks.base import EvalItem, open_image
 
@@ -43,7 +44,7 @@ def _torch_dtype(name: str, device: str):
     try:
         return getattr(torch, name)
     except AttributeError:
-        raise ValueError(f"unknown dtype {name!r} (auto, float32, bfloat16, float16)") from None
+        raise UserInputError(f"unknown dtype {name!r} (auto, float32, bfloat16, float16)") from None
 
 
 def encode_kwargs(prompts: Sequence[str], tokenizer: Any) -> dict[str, Any]:
@@ -69,7 +70,7 @@ class VLMRunner:
             self.model = AutoModelForImageTextToText.from_pretrained(
                 self.model_id, dtype=_torch_dtype(self.settings.dtype, device)).to(device).eval()
         except (OSError, ValueError) as e:
-            raise ValueError(f"cannot load {self.model_id} as an image-text-to-text model with its processor "
+            raise UserInputError(f"cannot load {self.model_id} as an image-text-to-text model with its processor "
                              f"({e}); give a folder written by save_pretrained or a Hub model id") from e
         self.device = device
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)

@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -23,8 +27,24 @@ app = typer.Typer(
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging (and tracebacks).")] = False) -> None:
     setup_logging(verbose)
+
+
+@contextmanager
+def _user_errors(*also: type[BaseException], code: int = 2) -> Iterator[None]:
+    """The user's mistakes (:class:`~dataset_builders.errors.UserInputError` and ``also``) end as one
+    line ``error: …`` and exit ``code`` (with ``-v`` after their traceback); any other exception is a
+    bug and propagates with its traceback."""
+    from dataset_builders.errors import UserInputError
+
+    try:
+        yield
+    except (UserInputError, *also) as e:
+        if logging.getLogger().isEnabledFor(logging.DEBUG):  # -v
+            traceback.print_exc()
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(code) from e
 
 
 @app.command()
@@ -54,7 +74,7 @@ WorkDir = Annotated[Path | None, typer.Option("--work-dir", help="Intermediate f
 
 def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, workers, work_dir) -> None:
     """Load the config, apply --tasks/--workers, run the builder, print the funnel; errors exit 2."""
-    from dataset_builders.config import ConfigError, load_config
+    from dataset_builders.config import load_config
     from dataset_builders.funnel import Funnel
     from dataset_builders.pipeline.stage import SlurmDryRun, StageIncomplete
 
@@ -68,17 +88,15 @@ def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, worker
     overrides += [f"executor.tasks={tasks}"] if tasks else []
     overrides += [f"executor.workers={workers}"] if workers else []
     try:
-        cfg = load_config(cls, config, overrides)
-        stats = build(list(inputs), output, cfg, work_dir=work_dir)
+        with _user_errors():
+            cfg = load_config(cls, config, overrides)
+            stats = build(list(inputs), output, cfg, work_dir=work_dir)
     except SlurmDryRun as e:
         print(e)
         return
     except StageIncomplete as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from e
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     print(Funnel.from_list(stats["funnel"]).to_markdown())
     print(f"\n{output}: {stats['samples']} samples in {stats['shards']} shard(s); card {output / 'README.md'}")
 
@@ -111,16 +129,13 @@ def build_instruct_cmd(
     Resumable: re-run the same command after an interruption; finished requests come from the cache.
     The API key is read from the environment (OPENAI_API_KEY, AZURE_OPENAI_API_KEY or llm.api_key_env).
     """
-    from dataset_builders.config import ConfigError, load_config
+    from dataset_builders.config import load_config
     from dataset_builders.instruct import InstructConfig, build_instruct
     from dataset_builders.llm.secrets import MissingAPIKey
 
-    try:
+    with _user_errors(MissingAPIKey):
         cfg = load_config(InstructConfig, config, overrides)
         stats = build_instruct(source, list(inputs), output, cfg, images_dir=images)
-    except (ConfigError, MissingAPIKey, ValueError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     usage = stats.get("llm_usage") or {}
     print(f"{output}: {stats['samples']} samples in {stats['shards']} shard(s)"
           + (f"; LLM: {usage['requests']} requests, {usage['cache_hits']} cache hits, "
@@ -147,31 +162,29 @@ def eval_cmd(
     dtype: Annotated[str, typer.Option("--dtype", help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16, float16.")] = "auto",
 ) -> None:
     """Evaluate a model on the Japanese benchmarks and TextVQA; judge scores carry the judge model and prompt version."""
+    from dataset_builders.errors import UserInputError
     from dataset_builders.llm.secrets import MissingAPIKey
     from eval.evaluate import EvalConfig, evaluate, parse_tasks
     from eval.metrics.judge import JudgeSettings
     from eval.report import to_markdown
     from eval.runner import GenerationSettings
 
-    try:
+    with _user_errors(MissingAPIKey):
         names = parse_tasks(tasks)
         sources = {}
         for entry in data or []:
             task, sep, source = entry.partition("=")
             if not sep or not task.strip() or not source.strip():
-                raise ValueError(f"--data {entry!r}: expected TASK=FOLDER_OR_HUB_ID")
+                raise UserInputError(f"--data {entry!r}: expected TASK=FOLDER_OR_HUB_ID")
             sources[task.strip()] = source.strip()
         judge_settings = (JudgeSettings(model=judge, base_url=judge_base_url, api_key_env=judge_api_key_env)
                           if judge else None)
         if judge_base_url and not judge:
-            raise ValueError("--judge-base-url needs --judge MODEL (the model name the endpoint serves)")
+            raise UserInputError("--judge-base-url needs --judge MODEL (the model name the endpoint serves)")
         generation = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens,
                                         prompt_format=prompt_format, device=device, dtype=dtype)
         report = evaluate(EvalConfig(model=model, out_dir=out, tasks=names, judge=judge_settings, limit=limit,
                                      data=sources, generation=generation))
-    except (ValueError, FileNotFoundError, MissingAPIKey) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     print(to_markdown(report))
     print(f"report: {out / 'report.json'}")
 
@@ -185,11 +198,8 @@ def convert_vila_cmd(
     """Convert a VILA-format checkpoint (e.g. llm-jp-3-vila-14b) to plain transformers (no trust_remote_code)."""
     from training.convert_vila import VilaFormatError, convert_vila
 
-    try:
+    with _user_errors(VilaFormatError):
         out = convert_vila(src, dst)
-    except (VilaFormatError, FileNotFoundError, OSError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     print(f"{out}: load with AutoModelForImageTextToText.from_pretrained({str(out)!r})")
 
 
@@ -233,11 +243,8 @@ StageOpt = Annotated[Path | None, typer.Option("--stage", help="Folder to stage 
 def _release(run) -> None:
     from model_cards.release import ReleaseError
 
-    try:
+    with _user_errors(ReleaseError):
         plan = run()
-    except ReleaseError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     print(plan.describe())
     print(f"\n{'dry run: nothing uploaded' if plan.dry_run else 'released: ' + plan.url}")
 
@@ -280,11 +287,8 @@ def preview_cmd(
     """Write a self-contained HTML gallery of a dataset (images embedded, all text escaped)."""
     from model_cards.preview import PreviewError, write_preview
 
-    try:
+    with _user_errors(PreviewError):
         path = write_preview(folder, out, limit=limit)
-    except PreviewError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     print(f"{path}: open it in a browser")
 
 
@@ -297,19 +301,19 @@ def evolve_cmd(
 ) -> None:
     """Evolve a VL fine-tuning dataset generation by generation (task, qa or multi_agent mode; resumable:
     re-run the same command and finished generations are skipped)."""
-    from dataset_builders.config import ConfigError, load_config
+    from dataset_builders.config import load_config
     from dataset_builders.llm.secrets import MissingAPIKey
     from ja_vila.evolve import EvolveConfig, run_evolve
 
-    try:
+    with _user_errors(MissingAPIKey):
         result = run_evolve(load_config(EvolveConfig, config, overrides), out)
-    except (ConfigError, MissingAPIKey, ValueError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     for g in result["generations"]:
         print(f"generation {g['generation']}: score {g['score']:.4f}, diversity {g['diversity']:.3f}, "
               f"{g['samples']} samples")
     print(f"{out}: {result['status']} ({result['generations_done']} generation(s)); metrics {out / 'metrics.json'}")
+    if result["status"] == "generation_empty":  # not complete: the next run redoes that generation
+        typer.echo(f"error: {result['error']}", err=True)
+        raise typer.Exit(1)
     if result["status"] == "budget_exhausted":
         raise typer.Exit(3)
 

@@ -110,12 +110,12 @@ def test_length_is_exact_with_729_image_tokens_and_long_samples_are_dropped(tiny
 
 def test_stream_counts_dropped_samples_by_reason(tiny, data):
     _, processor = tiny
-    stream = VilaStream([DataSource(str(data["instruct"]))], Renderer(processor.tokenizer, 4, 60), repeat=False)
+    stream = VilaStream([DataSource(str(data["instruct"]))], Renderer(processor.tokenizer, 4, 120), repeat=False)
     rows = list(stream)
     assert stream.stats["samples_instruct"] == 9
-    assert stream.stats["dropped_too_long"] > 0  # the two-turn conversations exceed 60 tokens
-    assert stream.stats["kept"] == len(rows) == 9 - stream.stats["dropped_too_long"]
-    assert all(len(r["input_ids"]) <= 60 for r in rows)
+    assert stream.stats["dropped_too_long"] > 0  # the two-turn conversations exceed 120 tokens
+    assert stream.stats["kept"] == len(rows) == 9 - stream.stats["dropped_too_long"] > 0
+    assert all(len(r["input_ids"]) <= 120 for r in rows)
 
 
 def test_shards_stream_in_order_and_bad_paths_name_the_fix(data, tmp_path):

@@ -34,6 +34,7 @@ from transformers import (
     SiglipVisionModel,
 )
 
+from dataset_builders.errors import UserInputError
 from training.chat_template import LLMJP_V3_CHAT_TEMPLATE
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def build_processor(
 def _load_vision(path: str | os.PathLike, dtype: torch.dtype | str) -> SiglipVisionModel:
     config = AutoConfig.from_pretrained(path)
     if config.model_type not in ("siglip", "siglip_vision_model"):
-        raise ValueError(
+        raise UserInputError(
             f"{path}: expected a SigLIP checkpoint (model_type siglip or siglip_vision_model), got {config.model_type}"
         )
     # A full SigLIP (text + vision) checkpoint keeps the vision weights under `vision_model.*` too

@@ -34,6 +34,7 @@ import torch
 from safetensors import safe_open
 from transformers import AutoConfig, AutoTokenizer, GenerationConfig, LlavaForConditionalGeneration
 
+from dataset_builders.errors import UserInputError
 from training.assemble import _image_processor, add_image_token, build_processor, vila_config
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ _PROJECTOR_KEY = re.compile(r"^(?:.*\.)?layers\.(\d+)\.(weight|bias)$")
 _SELECT_FEATURE = {"cls_patch": "full", "patch": "default"}
 
 
-class VilaFormatError(ValueError):
+class VilaFormatError(UserInputError):
     """The source folder is not a VILA checkpoint this converter understands."""
 
 

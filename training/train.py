@@ -22,11 +22,12 @@ from transformers import (
     TrainerCallback,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, TrlParser
 
 from dataset_builders.atomic import atomic_write_json
+from dataset_builders.errors import UserInputError, check_local_or_hub
 from training.assemble import assemble_vila
+from training.checkpoints import check_resumable, last_complete_checkpoint
 from training.data import DataSource, Renderer, VilaCollator, VilaStream
 from training.freeze import set_trainable
 
@@ -107,6 +108,9 @@ def parse_args(argv: list[str] | None) -> tuple[VilaArguments, SFTConfig]:
 
 def load_model(step: int, args: VilaArguments, seed: int):
     """The step's starting model and processor: the previous step's folder, or (step 0) an assembly."""
+    for name in ("model_name_or_path", "vision_model_name_or_path", "llm_model_name_or_path"):
+        if getattr(args, name):
+            check_local_or_hub(getattr(args, name), f"--{name}")
     if args.model_name_or_path:
         dtype = args.dtype if args.dtype == "auto" else getattr(torch, args.dtype)
         model = LlavaForConditionalGeneration.from_pretrained(args.model_name_or_path, dtype=dtype)
@@ -115,7 +119,7 @@ def load_model(step: int, args: VilaArguments, seed: int):
     if step == 0 and args.vision_model_name_or_path and args.llm_model_name_or_path:
         dtype = args.dtype if args.dtype == "auto" else getattr(torch, args.dtype)
         return assemble_vila(args.vision_model_name_or_path, args.llm_model_name_or_path, seed=seed, dtype=dtype)
-    raise ValueError(
+    raise UserInputError(
         f"step {step}: pass --model_name_or_path (the previous step's output folder)"
         + (" or --vision_model_name_or_path and --llm_model_name_or_path" if step == 0 else "")
     )
@@ -124,10 +128,10 @@ def load_model(step: int, args: VilaArguments, seed: int):
 def data_sources(args: VilaArguments) -> list[DataSource]:
     sources = [DataSource.parse(spec) for spec in args.dataset_paths]
     if not sources:
-        raise ValueError("no training data: pass --dataset_paths (folders, shards or hf:// URLs)")
+        raise UserInputError("no training data: pass --dataset_paths (folders, shards or hf:// URLs)")
     if args.dataset_weights is not None:
         if len(args.dataset_weights) != len(sources):
-            raise ValueError(
+            raise UserInputError(
                 f"{len(args.dataset_weights)} dataset_weights for {len(sources)} dataset_paths; give one weight each"
             )
         sources = [DataSource(s.path, w, s.name) for s, w in zip(sources, args.dataset_weights, strict=True)]
@@ -154,15 +158,15 @@ def build_collator(model, processor, pad_to_multiple_of: int | None = None) -> V
 
 def _prepare_training_args(step: int, training_args: SFTConfig) -> SFTConfig:
     if training_args.max_length is None:
-        raise ValueError("set max_length explicitly (4096 in the published recipe); rows are never truncated")
+        raise UserInputError("set max_length explicitly (4096 in the published recipe); rows are never truncated")
     if training_args.max_steps is None or training_args.max_steps <= 0:
-        raise ValueError("the data is a stream: set max_steps (1 epoch = samples / global batch size)")
+        raise UserInputError("the data is a stream: set max_steps (1 epoch = samples / global batch size)")
     training_args.remove_unused_columns = False
     training_args.accelerator_config.dispatch_batches = False  # every rank reads the stream, takes its slice
     if training_args.ddp_find_unused_parameters is None:
         training_args.ddp_find_unused_parameters = False  # the vision tower runs on every micro-batch
     if training_args.dataloader_num_workers > 1:
-        raise ValueError("dataloader_num_workers must be 0 or 1 (the data is one ordered stream)")
+        raise UserInputError("dataloader_num_workers must be 0 or 1 (the data is one ordered stream)")
     return training_args
 
 
@@ -170,6 +174,13 @@ def run_step(step: int, argv: list[str] | None = None) -> dict[str, Any]:
     """Run training step ``step`` (0, 1 or 2) with command-line style ``argv``; returns a summary."""
     vila_args, training_args = parse_args(argv)
     training_args = _prepare_training_args(step, training_args)
+    resume = training_args.resume_from_checkpoint
+    if resume in ("true", "True", "last"):
+        resume = last_complete_checkpoint(training_args.output_dir)
+        if resume is None:
+            logger.info("no checkpoint in %s; starting from scratch", training_args.output_dir)
+    elif resume:
+        check_resumable(resume)
     set_seed(training_args.seed)
     model, processor = load_model(step, vila_args, training_args.seed)
     counts = set_trainable(model, step)
@@ -185,11 +196,6 @@ def run_step(step: int, argv: list[str] | None = None) -> dict[str, Any]:
         processing_class=processor,
         callbacks=callbacks,
     )
-    resume = training_args.resume_from_checkpoint
-    if resume in ("true", "True", "last"):
-        resume = get_last_checkpoint(training_args.output_dir)
-        if resume is None:
-            logger.info("no checkpoint in %s; starting from scratch", training_args.output_dir)
     result = trainer.train(resume_from_checkpoint=resume)
     finished = trainer.state.global_step >= training_args.max_steps
     if finished:

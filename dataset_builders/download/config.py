@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from dataset_builders.errors import UserInputError
 from dataset_builders.images import JPEG_QUALITY, MAX_PIXELS
 from dataset_builders.project import PROJECT_URL, VERSION
 
@@ -152,5 +153,5 @@ class DownloadConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(mapping) - known)
         if unknown:
-            raise ValueError(f"unknown DownloadConfig keys {unknown}; known keys: {sorted(known)}")
+            raise UserInputError(f"unknown DownloadConfig keys {unknown}; known keys: {sorted(known)}")
         return cls(**mapping)

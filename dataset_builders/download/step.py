@@ -26,6 +26,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.download.config import DownloadConfig
 from dataset_builders.download.downloader import ImageDownloader
+from dataset_builders.errors import InputNotFound, UserInputError
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def _read_domains(skip_domains: Iterable[str] | str | os.PathLike | None) -> tup
     if isinstance(skip_domains, str | os.PathLike):
         path = Path(skip_domains)
         if not path.is_file():
-            raise FileNotFoundError(f"skip_domains file {path} not found (one domain per line expected)")
+            raise InputNotFound(f"skip_domains file {path} not found (one domain per line expected)")
         return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
     return tuple(skip_domains)
 
@@ -51,7 +52,7 @@ class DownloadImages(PipelineStep):
                  skip_domains: Iterable[str] | str | os.PathLike | None = None):
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"DownloadImages: batch_size must be >= 1, got {batch_size}")
+            raise UserInputError(f"DownloadImages: batch_size must be >= 1, got {batch_size}")
         config = config or DownloadConfig()
         extra = _read_domains(skip_domains)
         if extra:

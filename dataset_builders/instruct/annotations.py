@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dataset_builders.errors import UserInputError
+
 logger = logging.getLogger(__name__)
 
 
-class AnnotationError(ValueError):
-    pass
+class AnnotationError(UserInputError):
+    """An annotation input that is missing or not in a format the builder reads."""
 
 
 @dataclass

@@ -31,6 +31,7 @@ from typing import Any
 from datasets import Value
 
 from dataset_builders.dataset_folder import finalize_dataset
+from dataset_builders.errors import UserInputError
 from dataset_builders.funnel import Funnel
 from dataset_builders.images import ImageError, as_jpeg_bytes
 from dataset_builders.instruct import prompts_coco, prompts_photos
@@ -134,7 +135,7 @@ class _Build:
     # -- sources --------------------------------------------------------------------------------
     def coco_jobs(self, inputs: list[Path]) -> Iterator[_Job]:
         if self.images_dir is None:
-            raise ValueError("--source coco needs --images DIR: the COCO images the annotations refer to "
+            raise UserInputError("--source coco needs --images DIR: the COCO images the annotations refer to "
                              "(the LLM sees only the text, but every sample carries its image)")
         for n, ann in enumerate(read_annotations(inputs, self.read_counts)):
             if self._limit(n):
@@ -284,7 +285,7 @@ def build_instruct(
     cache lives in ``config.llm.cache_dir`` (relative: under ``output_dir``).
     """
     if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; use one of {SOURCES}")
+        raise UserInputError(f"unknown source {source!r}; use one of {SOURCES}")
     config = config or InstructConfig()
     inputs = [Path(p) for p in (inputs if isinstance(inputs, list | tuple) else [inputs])]
     return asyncio.run(_build(source, inputs, Path(output_dir), config,

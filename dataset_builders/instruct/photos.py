@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from dataset_builders.errors import InputNotFound, UserInputError
 from dataset_builders.images import decode_image, encode_jpeg, to_rgb
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def _iter_shards(shards: list[Path], counts: Counter[str]) -> Iterator[tuple[str
     ds = load_dataset("webdataset", data_files={"train": [str(s) for s in shards]}, split="train", streaming=True)
     columns = [c for c in _WDS_IMAGE_COLUMNS if c in (ds.features or {})]
     if not columns:
-        raise ValueError(f"WebDataset shards {shards[0]}…: no image column (looked for {_WDS_IMAGE_COLUMNS})")
+        raise UserInputError(f"WebDataset shards {shards[0]}…: no image column (looked for {_WDS_IMAGE_COLUMNS})")
     for c in columns:
         ds = ds.cast_column(c, ImageFeature(decode=False))
     for row in ds:
@@ -50,7 +51,7 @@ def iter_photos(inputs: list[str | os.PathLike], counts: Counter[str]) -> Iterat
         elif p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
             items = iter([(p.stem, p.read_bytes())])
         else:
-            raise FileNotFoundError(f"photo input {p} is not a folder of images, a .tar shard or an image file")
+            raise InputNotFound(f"photo input {p} is not a folder of images, a .tar shard or an image file")
         for image_id, data in items:
             counts["input"] += 1
             if not data:

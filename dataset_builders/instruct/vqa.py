@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dataset_builders.errors import InputNotFound
+
 logger = logging.getLogger(__name__)
 
 CONVERSION_VERSION = "vqa-ja-v1"
@@ -56,7 +58,7 @@ class EvalExclusion:
         out = cls()
         for path in map(Path, paths):
             if not path.is_file():
-                raise FileNotFoundError(f"evaluation exclusion list {path} does not exist (eval_exclude in the config)")
+                raise InputNotFound(f"evaluation exclusion list {path} does not exist (eval_exclude in the config)")
             text = path.read_text(encoding="utf-8")
             values: list[Any]
             if path.suffix == ".json":
@@ -114,7 +116,7 @@ def read_vqa(inputs: list[str | os.PathLike], counts: Counter[str]) -> Iterator[
     qa_seen: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for path in map(Path, inputs):
         if not path.is_file():
-            raise FileNotFoundError(f"VQA input {path} does not exist (a JSON list or JSONL of question/answer rows)")
+            raise InputNotFound(f"VQA input {path} does not exist (a JSON list or JSONL of question/answer rows)")
         for row in _rows(path):
             counts["input"] += 1
             try:

@@ -38,6 +38,7 @@ from dataset_builders.pipeline.write_shards import WriteShards
 from dataset_builders.scoring.nsfw import NsfwConfig, nsfw_card_line, nsfw_steps
 from dataset_builders.scoring.preflight import check_models
 from dataset_builders.scoring.presets import PAPER_INTERLEAVED_SCORER as PAPER_SCORER
+from dataset_builders.scoring.registry import check_scorer_config
 from dataset_builders.scoring.similarity import ImageSentenceSimilarity
 from dataset_builders.text.harmful import ALL_KINDS, HarmfulContentFilter
 from dataset_builders.text.split_step import SplitSentences
@@ -69,6 +70,9 @@ class InterleavedConfig:
     tokenizer: str = "llm-jp/llm-jp-3-13b-instruct"
     shard_max_samples: int = 1000
     repo_id: str = "ORG/ja-interleaved"
+
+    def __post_init__(self) -> None:
+        check_scorer_config(self.scorer, "scorer")
 
 
 def card_info(config: InterleavedConfig) -> DatasetCardInfo:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from dataset_builders.errors import UserInputError
+
 IMAGE_PLACEHOLDER = "<image>"
 #: 27×27 patches of SigLIP-so400m-patch14-384, each one LLM token after the projector.
 TOKENS_PER_IMAGE = 729
@@ -70,7 +72,7 @@ def load_tokenizer(
         try:
             tokenizer = _load(str(tokenizer))
         except OSError as e:
-            raise ValueError(
+            raise UserInputError(
                 f"cannot load the tokenizer {str(tokenizer)!r}: pass a local tokenizer folder or a Hub id that is "
                 "cached (HF_HUB_OFFLINE=1 needs it downloaded beforehand)"
             ) from e

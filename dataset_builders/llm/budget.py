@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 
+from dataset_builders.errors import UserInputError
+
 logger = logging.getLogger(__name__)
 
 
 class Budget:
     def __init__(self, max_requests: int | None = None, max_total_tokens: int | None = None):
         if max_requests is not None and max_requests < 0:
-            raise ValueError("max_requests must be >= 0")
+            raise UserInputError("max_requests must be >= 0")
         if max_total_tokens is not None and max_total_tokens < 0:
-            raise ValueError("max_total_tokens must be >= 0")
+            raise UserInputError("max_total_tokens must be >= 0")
         self.max_requests = max_requests
         self.max_total_tokens = max_total_tokens
         self.requests = 0

@@ -35,6 +35,7 @@ from dataset_builders.scoring.nsfw import NsfwConfig, nsfw_card_line, nsfw_steps
 from dataset_builders.scoring.pairs import PairScoreCut, PairScorer, PairScoreWriter, merge_pair_scores
 from dataset_builders.scoring.preflight import check_models
 from dataset_builders.scoring.presets import PAPER_PAIR_SCORERS as PAPER_SCORERS
+from dataset_builders.scoring.registry import check_scorer_config
 from dataset_builders.text.alt_text import DEFAULT_MIN_CHARS, AltTextFilter
 from model_cards.dataset_card import DatasetCardInfo
 
@@ -57,6 +58,10 @@ class PairsConfig:
     drop_fraction: float = DEFAULT_DROP_FRACTION
     shard_max_samples: int = 1000
     repo_id: str = "ORG/ja-pairs"
+
+    def __post_init__(self) -> None:
+        for name, scorer in self.scorers.items():
+            check_scorer_config(scorer, f"scorers.{name}")
 
 
 def card_info(config: PairsConfig) -> DatasetCardInfo:

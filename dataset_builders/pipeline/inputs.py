@@ -12,6 +12,7 @@ from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
 
+from dataset_builders.errors import InputNotFound, UserInputError
 from dataset_builders.web.jsonl_reader import JSONL_GLOB, CorpusJsonlReader
 from dataset_builders.web.warc_reader import WARC_GLOB, WarcHtmlReader
 
@@ -31,7 +32,7 @@ def _kind(path: Path) -> str | None:
 def readers_for(inputs: list[str | os.PathLike]) -> list[PipelineStep]:
     """One reader per input path; a clear error for a missing path or an unknown format."""
     if not inputs:
-        raise ValueError("no --input given: pass WARC files (.warc, .warc.gz), JSONL corpora (.jsonl[.gz]) or folders of them")
+        raise UserInputError("no --input given: pass WARC files (.warc, .warc.gz), JSONL corpora (.jsonl[.gz]) or folders of them")
     readers: list[PipelineStep] = []
     for raw in inputs:
         path = Path(raw)
@@ -43,15 +44,15 @@ def readers_for(inputs: list[str | os.PathLike]) -> list[PipelineStep]:
             if jsonls:
                 readers.append(CorpusJsonlReader(str(path), glob_pattern=JSONL_GLOB))
             if not warcs and not jsonls:
-                raise ValueError(f"input folder {path} holds no .warc[.gz] or .jsonl[.gz] files")
+                raise UserInputError(f"input folder {path} holds no .warc[.gz] or .jsonl[.gz] files")
         elif path.is_file():
             kind = _kind(path)
             reader = {"warc": WarcHtmlReader, "jsonl": CorpusJsonlReader}.get(kind or "")
             if reader is None:
-                raise ValueError(
+                raise UserInputError(
                     f"input {path}: unknown format; expected {', '.join(WARC_SUFFIXES + JSONL_SUFFIXES)}"
                 )
             readers.append(reader(str(path.parent), glob_pattern=glob.escape(path.name)))
         else:
-            raise ValueError(f"input {path} does not exist")
+            raise InputNotFound(f"input {path} does not exist")
     return readers

@@ -45,6 +45,7 @@ from datatrove.executor.slurm import SlurmPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.funnel import Funnel
+from dataset_builders.pipeline.slurm_time import slurm_time
 from dataset_builders.pipeline.stats_funnel import stage_funnel
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,9 @@ class StageResources:
     partition: str | None = None
     workers: int | None = None
 
+    def __post_init__(self) -> None:
+        self.time = None if self.time is None else slurm_time(self.time)
+
 
 @dataclass
 class SlurmConfig:
@@ -94,6 +98,9 @@ class SlurmConfig:
     max_array_size: int = 1001  # the cluster's MaxArraySize; datatrove splits larger arrays
     poll_interval_s: float = 60.0
     dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        self.time = slurm_time(self.time)
 
 
 @dataclass

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from dataset_builders.errors import UserInputError
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_DROP_FRACTION = 0.3
@@ -105,7 +107,7 @@ def decide_pair_cut(
 ) -> PairCutDecision:
     """Medians and threshold from the corpus-wide ``[N, M]`` score matrix (row order irrelevant)."""
     if not 0 <= drop_fraction < 1:
-        raise ValueError(f"drop_fraction must be in [0, 1), got {drop_fraction}")
+        raise UserInputError(f"drop_fraction must be in [0, 1), got {drop_fraction}")
     scores = np.asarray(scores, dtype=np.float64).reshape(-1, len(names))
     if not np.isfinite(scores).all():
         raise ValueError("pair scores contain NaN or infinity; the scoring step should have dropped those pairs")

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from dataset_builders.errors import UserInputError
 from dataset_builders.scoring.preprocess import CallableTransform, ImageTransform, hf_processor_callable
 from dataset_builders.scoring.scorer import BaseScorer
 
@@ -50,7 +51,7 @@ class TransformersScorer(BaseScorer):
         the processor (CLIP-style resize + crop + normalise; see :mod:`..preprocess`), falling back to the
         processor itself when it has none; ``"processor"`` always calls the model's own processor."""
         if preprocess not in ("fast", "exact", "processor"):
-            raise ValueError(f"preprocess must be fast, exact or processor; got {preprocess!r}")
+            raise UserInputError(f"preprocess must be fast, exact or processor; got {preprocess!r}")
         transform: ImageTransform | CallableTransform
         try:
             if preprocess == "processor":

@@ -39,10 +39,11 @@ from datatrove.data import DocumentsPipeline, MediaType
 from datatrove.pipeline.base import PipelineStep
 from torch import nn
 
+from dataset_builders.errors import InputNotFound, UserInputError
 from dataset_builders.scoring.preflight import MissingWeights, reference_problem, scorer_problems
 from dataset_builders.scoring.preprocess import ImageInput
 from dataset_builders.scoring.presets import NSFW_HEAD_SOURCE, PAPER_NSFW_SCORER
-from dataset_builders.scoring.registry import build_scorer
+from dataset_builders.scoring.registry import build_scorer, check_scorer_config
 from dataset_builders.scoring.scorer import Scorer
 
 logger = logging.getLogger(__name__)
@@ -154,18 +155,18 @@ def load_nsfw_head(
     if path.is_dir():
         path = _weight_file_in(path, filename)
         if path is None:
-            raise FileNotFoundError(f"no NSFW head weights ({', '.join(WEIGHT_FILES)}) in {weights}")
+            raise InputNotFound(f"no NSFW head weights ({', '.join(WEIGHT_FILES)}) in {weights}")
     elif not path.is_file():
         from huggingface_hub import hf_hub_download
 
         try:
             path = Path(hf_hub_download(str(weights), filename or WEIGHT_FILES[0], revision=revision))
         except Exception as e:
-            raise FileNotFoundError(f"NSFW head weights {weights!r}: not a local file and not on the Hub ({e})") from e
+            raise InputNotFound(f"NSFW head weights {weights!r}: not a local file and not on the Hub ({e})") from e
     try:
         head.load_state_dict(_read_state_dict(path), strict=True)
     except RuntimeError as e:
-        raise ValueError(
+        raise UserInputError(
             f"NSFW head weights {path} do not fit input_dim={input_dim}, hidden_sizes={list(hidden_sizes)}, "
             f"normalize_input={normalize_input}: {e}"
         ) from e
@@ -317,6 +318,9 @@ class NsfwConfig:
     scorer: dict[str, Any] = field(default_factory=lambda: dict(PAPER_NSFW_SCORER))
     head: NsfwHeadConfig = field(default_factory=NsfwHeadConfig)
     threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_scorer_config(self.scorer, "nsfw.scorer")
 
     def problems(self, key: str = "nsfw") -> list[str]:
         """What stops this filter from starting (offline; see :mod:`dataset_builders.scoring.preflight`)."""

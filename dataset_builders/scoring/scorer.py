@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
+from dataset_builders.errors import UserInputError
 from dataset_builders.images import ImageError
 from dataset_builders.scoring.loading import batched, default_workers, prefetch_map
 from dataset_builders.scoring.preprocess import CallableTransform, ImageInput, ImageTransform, decode_rgb
@@ -51,7 +52,7 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         dt = None if dtype == torch.float32 else dtype
     else:
         if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of fp32, fp16, bf16; got {dtype!r}")
+            raise UserInputError(f"dtype must be one of fp32, fp16, bf16; got {dtype!r}")
         dt = _DTYPES[dtype]
     if dt is not None and device.type != "cuda":
         logger.info("dtype %s requested on %s: running in float32", dt, device)
@@ -112,7 +113,7 @@ class BaseScorer:
         num_workers: int | None = None,
     ):
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise UserInputError(f"batch_size must be >= 1, got {batch_size}")
         self.name = name
         self.transform = transform
         self.device = resolve_device(device)

@@ -23,6 +23,8 @@ from hojichar.filters.document_filters import (
     DiscardViolenceContentJa,
 )
 
+from dataset_builders.errors import UserInputError
+
 #: Drop reason → HojiChar filter class, in the order they are checked.
 HOJICHAR_FILTERS = {
     "adult": DiscardAdultContentJa,
@@ -42,7 +44,7 @@ class HarmfulTextChecker:
         kinds = tuple(kinds)
         unknown = [k for k in kinds if k not in HOJICHAR_FILTERS]
         if unknown:
-            raise ValueError(
+            raise UserInputError(
                 f"unknown harmful-content kind(s) {unknown}; choose from {list(HOJICHAR_FILTERS)}"
             )
         self.kinds = kinds

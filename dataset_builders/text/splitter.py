@@ -22,6 +22,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar
 
+from dataset_builders.errors import UserInputError
+
 #: The agreement (boundary F1 of "fast" against "bunkai") the fast splitter must reach to become default.
 FAST_AGREEMENT_THRESHOLD = 0.995
 #: Boundary F1 of "fast" against "bunkai" on 152K characters of real Japanese (Aozora 檸檬, UD-GSD
@@ -84,7 +86,7 @@ def get_splitter(name: str | None = None, **kwargs) -> Splitter:
     """Build the splitter registered as ``name`` (default: :data:`DEFAULT_SPLITTER`)."""
     name = name or DEFAULT_SPLITTER
     if name not in _REGISTRY:
-        raise ValueError(f"unknown sentence splitter {name!r}; available: {available_splitters()}")
+        raise UserInputError(f"unknown sentence splitter {name!r}; available: {available_splitters()}")
     factory = _REGISTRY[name]
     if isinstance(factory, str):
         module, attr = factory.split(":")

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from dataset_builders.errors import UserInputError
 from eval.tasks.base import EvalItem, Task, open_image
 from eval.tasks.heron_bench import HeronBench
 from eval.tasks.ja_vg_vqa_500 import JaVGVQA500
@@ -32,7 +33,7 @@ def get_task(name: str) -> Task:
     try:
         return TASKS[name]()
     except KeyError:
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}") from None
+        raise UserInputError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}") from None
 
 
 __all__ = ["TASKS", "EvalItem", "Task", "get_task", "open_image", "register"]

@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from dataset_builders.errors import InputNotFound, UserInputError, looks_like_path
+
 logger = logging.getLogger(__name__)
 
 
@@ -53,7 +55,7 @@ def open_image(ref: Any) -> Image.Image:
     if isinstance(ref, (str, Path)):
         with Image.open(ref) as im:
             return im.convert("RGB")
-    raise ValueError(f"cannot open an image from {type(ref).__name__}")
+    raise UserInputError(f"cannot open an image from {type(ref).__name__}")
 
 
 def resolve_image(value: Any, folder: Path | None, row_id: str) -> Any:
@@ -66,10 +68,10 @@ def resolve_image(value: Any, folder: Path | None, row_id: str) -> Any:
         for c in candidates:
             if c.is_file():
                 return c
-        raise FileNotFoundError(f"item {row_id}: image {value!r} not found (looked for {', '.join(map(str, candidates))}); "
-                                "put the images beside the rows or give absolute paths")
+        raise InputNotFound(f"item {row_id}: image {value!r} not found (looked for {', '.join(map(str, candidates))}); "
+                            "put the images beside the rows or give absolute paths")
     if value is None:
-        raise ValueError(f"item {row_id} has no image")
+        raise UserInputError(f"item {row_id} has no image")
     return value
 
 
@@ -80,7 +82,7 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 try:
                     yield json.loads(line)
                 except ValueError as e:
-                    raise ValueError(f"{path}:{n}: not JSON ({e})") from e
+                    raise UserInputError(f"{path}:{n}: not JSON ({e})") from e
 
 
 def rows_from_folder(folder: Path) -> Iterator[dict[str, Any]]:
@@ -97,11 +99,11 @@ def rows_from_folder(folder: Path) -> Iterator[dict[str, Any]]:
         ds = datasets.load_dataset("parquet", data_files=[str(p) for p in parquet], split="train")
         yield from _undecoded(ds)
         return
-    raise FileNotFoundError(f"{folder}: no *.jsonl or *.parquet rows; see eval/tasks/base.py for the folder layout")
+    raise InputNotFound(f"{folder}: no *.jsonl or *.parquet rows; see eval/tasks/base.py for the folder layout")
 
 
 def _looks_like_hub_id(source: str) -> bool:
-    return source.count("/") == 1 and not source.startswith((".", "/", "~")) and not Path(source).exists()
+    return source.count("/") == 1 and not looks_like_path(source) and not Path(source).exists()
 
 
 def _undecoded(ds: Any) -> Iterator[dict[str, Any]]:
@@ -133,15 +135,15 @@ class Task:
         elif _looks_like_hub_id(str(source)):
             rows, base = self.rows_from_hub(str(source)), None
         else:
-            raise FileNotFoundError(f"{self.name}: {source} is not a folder; give a local folder in the task's "
-                                    f"schema or a Hub dataset id such as {self.hub_id}")
+            raise InputNotFound(f"{self.name}: {source} is not a folder; give a local folder in the task's "
+                                f"schema or a Hub dataset id such as {self.hub_id}")
         items: list[EvalItem] = []
         for index, row in enumerate(rows):
             items.extend(self.items_from_row(row, index, base))
             if limit is not None and len(items) >= limit:
                 return items[:limit]
         if not items:
-            raise ValueError(f"{self.name}: {source} has no items")
+            raise UserInputError(f"{self.name}: {source} has no items")
         return items
 
     def rows_from_hub(self, repo_id: str) -> Iterable[dict[str, Any]]:

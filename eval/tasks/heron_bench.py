@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from dataset_builders.errors import InputNotFound
 from eval.tasks.base import EvalItem, Task, read_jsonl, resolve_image
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def _heron_layout_rows(folder: Path) -> Iterator[dict[str, Any]]:
     """Heron's files joined into Hub-schema rows (images resolved to absolute paths)."""
     answers_file = next((p for p in (folder / "answers_gpt4.jsonl", folder / "answers_ja.jsonl") if p.is_file()), None)
     if answers_file is None:
-        raise FileNotFoundError(f"{folder}: questions_ja.jsonl needs answers_gpt4.jsonl (the reference answers) beside it")
+        raise InputNotFound(f"{folder}: questions_ja.jsonl needs answers_gpt4.jsonl (the reference answers) beside it")
     answers = {r["question_id"]: r for r in read_jsonl(answers_file)}
     for q in read_jsonl(folder / "questions_ja.jsonl"):
         ref = answers.get(q["question_id"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dataset_builders.errors import UserInputError
 from eval.tasks.base import EvalItem, Task, resolve_image
 
 
@@ -25,7 +26,7 @@ class JaVGVQA500(Task):
         image_id = str(row.get("image_id", index))
         qas = row.get("qas")
         if not isinstance(qas, list):
-            raise ValueError(f"ja_vg_vqa_500: image {image_id} has no 'qas' list (rows need image_id, image, qas)")
+            raise UserInputError(f"ja_vg_vqa_500: image {image_id} has no 'qas' list (rows need image_id, image, qas)")
         image = resolve_image(row.get("image"), folder, image_id)
         return [EvalItem(id=str(qa.get("qa_id", f"{image_id}-{n}")), question=qa["question"], prompt=qa["question"],
                          image=image, reference=qa.get("answer") or "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ class Agent:
         self.system = system
         self.usage: dict[str, Any] = {"requests": 0, "cache_hits": 0, "tokens_in": 0, "tokens_out": 0,
                                       "ok": 0, "failed": 0}
+        self.failures: Counter[str] = Counter()  # failed calls by reason (connection, http_401, malformed …)
 
     def request(self, text: str, schema: type, label: str, images: Sequence[bytes] = ()) -> LLMRequest:
         from dataset_builders.llm import ImagePart
@@ -70,6 +72,7 @@ class Agent:
             raise BudgetExhausted(f"{self.role}: the run's LLM budget is spent")
         for r in results:
             if not r.ok:
+                self.failures[r.reason or r.status] += 1
                 logger.warning("%s: %s (%s) %s", r.label, r.status, r.reason, r.detail)
         return results
 

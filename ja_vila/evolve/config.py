@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dataset_builders.errors import UserInputError, check_local_or_hub
 from dataset_builders.llm.config import LLMConfig
 
 MODES = ("task", "qa", "multi_agent")
@@ -138,11 +139,14 @@ class EvolveConfig:
     def check_inputs(self) -> None:
         """Errors that name the missing input and the key to set."""
         if not self.base_model:
-            raise ValueError("base_model is not set: give a Llava folder (training/step1 output or convert-vila)")
+            raise UserInputError("base_model is not set: give a Llava folder (training/step1 output or convert-vila)")
         if not self.seed_dataset:
-            raise ValueError("seed_dataset is not set: give the instruct dataset folder D starts from")
+            raise UserInputError("seed_dataset is not set: give the instruct dataset folder D starts from")
         if not self.eval.data:
-            raise ValueError("eval.data is not set: give the validation split (a local folder or a Hub id)")
+            raise UserInputError("eval.data is not set: give the validation split (a local folder or a Hub id)")
+        for key, value in (("base_model", self.base_model), ("seed_dataset", self.seed_dataset),
+                           ("eval.data", self.eval.data)):
+            check_local_or_hub(value, key)
 
     @property
     def annotator_config(self) -> LLMConfig:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dataset_builders.errors import UserInputError
 from ja_vila.evolve.config import EvalSettings, TrainSettings
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def evaluate_failures(model_dir: Path, settings: EvalSettings) -> tuple[float, l
 
     task = get_task(settings.task)
     if "vqa_accuracy" not in task.metrics:
-        raise ValueError(f"eval.task {settings.task!r} is not scored by VQA accuracy (use textvqa or textvqa_no_ocr)")
+        raise UserInputError(f"eval.task {settings.task!r} is not scored by VQA accuracy (use textvqa or textvqa_no_ocr)")
     items = task.load(settings.data, limit=settings.limit)
     runner = VLMRunner(model_dir, GenerationSettings(batch_size=settings.batch_size, device=settings.device,
                                                      max_new_tokens=settings.max_new_tokens))

@@ -8,6 +8,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dataset_builders.errors import UserInputError
+
 logger = logging.getLogger(__name__)
 
 
@@ -52,5 +54,5 @@ def load_train_images(seed_dataset: str, images: str | None, limit: int) -> list
             if len(out) >= limit:
                 break
     if not out:
-        raise ValueError(f"no training images in {images or seed_dataset}")
+        raise UserInputError(f"no training images in {images or seed_dataset}")
     return out

@@ -3,7 +3,9 @@
 Generation g is built in ``out/gen_XX.partial/`` and renamed to ``out/gen_XX/`` only after its
 completion marker (``COMPLETE.json``) is written, so a killed run leaves either a finished
 generation or a partial folder that the next run deletes and redoes (LLM answers come back from the
-cache). A re-run skips finished generations. Each generation:
+cache). A re-run skips finished generations. A generation that produced no sample (the LLM
+unreachable, every answer rejected) is not complete: the run stops with status
+``generation_empty`` and the next run redoes it. Each generation:
 
 1. fine-tunes the base model on D = seed dataset + every earlier generation's dataset (``model/``);
 2. evaluates it on the validation split (VQA accuracy) and keeps the failures (``failures.jsonl``);
@@ -41,6 +43,10 @@ from ja_vila.evolve.tasks import annotate_tasks, propose_tasks
 logger = logging.getLogger(__name__)
 
 MARKER = "COMPLETE.json"
+
+
+class GenerationEmpty(RuntimeError):
+    """A generation produced no sample: it is not marked complete, so the next run redoes it."""
 
 
 def generation_dir(out_dir: Path, g: int) -> Path:
@@ -84,7 +90,7 @@ class Evolution:
     # -- the loop -------------------------------------------------------------------------------
     def run(self, on_generation_done: Callable[[int], None] | None = None) -> dict[str, Any]:
         history: list[dict[str, Any]] = []
-        status = "complete"
+        status, error = "complete", None
         for g in range(1, self.cfg.generations + 1):
             final = generation_dir(self.out_dir, g)
             if (final / MARKER).is_file():
@@ -103,11 +109,15 @@ class Evolution:
                                "re-run to continue (answers so far come from the cache).", g, e)
                 status = "budget_exhausted"
                 break
+            except GenerationEmpty as e:
+                logger.error("%s", e)
+                status, error = "generation_empty", str(e)
+                break
             history.append(summary)
             self._write_run_files(history, status="running")
             if on_generation_done is not None:
                 on_generation_done(g)
-        result = self._write_run_files(history, status)
+        result = self._write_run_files(history, status, error)
         return result
 
     def _restore_archive(self, gdir: Path) -> None:
@@ -157,6 +167,8 @@ class Evolution:
                               "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions))
             gen_diversity = _qa_diversity(questions)
             accepted, extra = [], {"questions": len(questions)}
+        if not samples:
+            raise GenerationEmpty(self._empty_message(g, counts))
         stats = write_generation_dataset(work / "dataset", samples, g, cfg.mode, cfg.shard_max_samples,
                                          extra_stats={"generation": g, "verification": dict(sorted(counts.items()))})
         summary = {
@@ -173,7 +185,18 @@ class Evolution:
         logger.info("generation %d complete: %d samples, diversity %.3f", g, stats["samples"], gen_diversity)
         return summary
 
-    def _write_run_files(self, history: list[dict[str, Any]], status: str) -> dict[str, Any]:
+    def _empty_message(self, g: int, counts: dict[str, int]) -> str:
+        agents = [a for a in (self.proposer, self.refiner, self.annotator) if a is not None]
+        llm = "; ".join(f"{a.role} ({a.config.base_url or a.config.provider}): {a.usage['ok']} ok, "
+                        f"{a.usage['failed']} failed"
+                        + (f" ({', '.join(f'{k} {v}' for k, v in sorted(a.failures.items()))})" if a.failures else "")
+                        for a in agents)
+        checks = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to verify"
+        return (f"generation {g} produced no sample, so it is not marked complete (LLM calls: {llm}; "
+                f"verification: {checks}). Check that the LLM endpoints answer, then re-run the same command: "
+                f"finished generations are kept and generation {g} is redone.")
+
+    def _write_run_files(self, history: list[dict[str, Any]], status: str, error: str | None = None) -> dict[str, Any]:
         result = {
             "status": status, "mode": self.cfg.mode, "generations_done": len(history),
             "generations": [{k: h.get(k) for k in ("generation", "score", "diversity", "samples", "failures",
@@ -182,6 +205,8 @@ class Evolution:
             "budget": {"requests": self.budget.requests, "max_requests": self.budget.max_requests,
                        "tokens": self.budget.tokens, "max_total_tokens": self.budget.max_total_tokens},
         }
+        if error is not None:
+            result["error"] = error
         if history:
             result["plot_backend"] = write_plot(self.out_dir / "evolution.png", [h["generation"] for h in history],
                                                 [h["score"] for h in history], [h["diversity"] for h in history])

@@ -18,6 +18,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
+from dataset_builders.errors import UserInputError
 from training.assemble import IMAGE_TOKEN
 from training.chat_template import LLMJP_V3_CHAT_TEMPLATE
 from training.data.shards import sample_images, sample_kind
@@ -81,7 +82,7 @@ class Renderer:
         self.chat_template = chat_template
         self.image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
         if self.image_token_id is None or self.image_token_id == tokenizer.unk_token_id:
-            raise ValueError(f"the tokenizer has no {IMAGE_TOKEN} token; assemble the model with training.assemble")
+            raise UserInputError(f"the tokenizer has no {IMAGE_TOKEN} token; assemble the model with training.assemble")
         self._no_label = {self.image_token_id, tokenizer.bos_token_id, tokenizer.pad_token_id} - {None}
 
     # -- formats ----------------------------------------------------------------------------------

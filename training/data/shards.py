@@ -12,11 +12,14 @@ import glob
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from webdataset.tariterators import tarfile_samples
+
+from dataset_builders.errors import InputNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +42,16 @@ def expand_shards(source: str | os.PathLike) -> list[str]:
     else:
         shards = []
     if not shards:
-        raise FileNotFoundError(
+        raise InputNotFound(
             f"no WebDataset shards at {source}: pass a dataset folder (with data/*.tar), a .tar file, a glob "
             "or an hf://datasets/... URL"
         )
     return shards
 
 
-def iter_samples(shards: list[str]) -> Iterator[dict[str, Any]]:
-    """Samples of ``shards`` in order: ``__key__``, raw members, ``json`` decoded to a dict."""
+def iter_samples(shards: list[str], counts: Counter[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Samples of ``shards`` in order: ``__key__``, raw members, ``json`` decoded to a dict; a sample
+    with an undecodable ``json`` member is skipped (counted as ``dropped_bad_json`` in ``counts``)."""
     for sample in tarfile_samples([{"url": url} for url in shards]):
         raw = sample.get("json")
         if isinstance(raw, bytes | bytearray):
@@ -55,6 +59,8 @@ def iter_samples(shards: list[str]) -> Iterator[dict[str, Any]]:
                 sample["json"] = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as e:
                 logger.warning("sample %s in %s: bad json member (%s); skipped", sample.get("__key__"), sample.get("__url__"), e)
+                if counts is not None:
+                    counts["dropped_bad_json"] += 1
                 continue
         if isinstance(sample.get("txt"), bytes | bytearray):
             sample["txt"] = sample["txt"].decode("utf-8", errors="replace")

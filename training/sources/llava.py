@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from dataset_builders.errors import UserInputError
 from training.sources._common import IMAGE_PLACEHOLDER, image_first, key_for, read_image
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ _ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
 def _records(json_path: str | os.PathLike) -> list[dict[str, Any]]:
     data = json.loads(Path(json_path).read_text(encoding="utf-8"))
     if not isinstance(data, list):
-        raise ValueError(f"{json_path}: expected a JSON list of LLaVA records")
+        raise UserInputError(f"{json_path}: expected a JSON list of LLaVA records")
     return data
 
 
