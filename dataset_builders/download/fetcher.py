@@ -5,7 +5,9 @@ SSRF guard before any connection, its robots.txt is consulted, and it waits for 
 domain (never while holding another domain's slot). Transient failures (429, 5xx, timeouts,
 connection errors) are retried with exponential backoff and jitter, or after ``Retry-After`` when
 the server sent one (capped by ``max_retry_after``); a 429/503 ``Retry-After`` also pauses the whole
-domain. Every wait is bounded by the URL's deadline, so a slow drip or a hanging server always ends.
+domain. The URL's deadline (``url_deadline``) bounds everything from its first step on, waits
+included: for a slot of a busy domain, for robots.txt, for DNS, for an answer. A URL that reaches it
+ends with status ``deadline``, so a slow drip or a host that never answers always ends on time.
 """
 
 from __future__ import annotations
@@ -107,7 +109,12 @@ class Fetcher:
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._attempt(url, deadline)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    outcome = await self._attempt(url, deadline)
+            except TimeoutError:
+                return FetchOutcome(st.DEADLINE, final_url=url, attempts=attempt,
+                                    error=f"URL deadline ({cfg.url_deadline:g}s) reached")
             outcome.attempts = attempt
             if (outcome.status == st.OK or not st.is_retryable(outcome.status)
                     or outcome.status == st.ROBOTS_UNREACHABLE or attempt > cfg.max_retries):
@@ -142,10 +149,9 @@ class Fetcher:
                                         error="robots.txt unreachable (RFC 9309: assume disallow)")
                 if not verdict:
                     return FetchOutcome(st.ROBOTS_DISALLOWED, final_url=current)
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return FetchOutcome(st.TIMEOUT, final_url=current, error="URL deadline reached")
-            res = await self._request(current, host, min(cfg.request_timeout, remaining))
+            if deadline <= loop.time():
+                return FetchOutcome(st.DEADLINE, final_url=current, error="URL deadline reached")
+            res = await self._request(current, host, cfg.request_timeout)
             if isinstance(res, _Redirect):
                 current = urljoin(current, res.location)
                 continue

@@ -23,7 +23,8 @@ Routes (``{name}`` is any file stem, ``{ext}`` one of jpg, jpeg, png, webp):
                                          Counters are per server instance.
 ``/bad/slow/{name}.{ext}``               full headers, then the body dripped ``chunk`` bytes (default 64)
                                          every ``delay`` seconds (default 0.2)
-``/bad/hang/{rest}``                     reads the request and never answers (until the server stops)
+``/bad/hang/{rest}?seconds=S``           reads the request and never answers: a tarpit (until the server
+                                         stops, or for ``S`` seconds, default 600, then closes)
 ``/bad/drop/{rest}``                     closes the connection without an answer
 ``/bad/redirect/{n}/{name}.{ext}``       ``n`` redirects (302), then the image
 ``/bad/redirect-loop/{name}``            302 back and forth forever (``?hop=0`` <-> ``?hop=1``)
@@ -183,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
                     break
             self.close_connection = True
         elif kind == "hang":
-            self._wait_stopped(600)
+            self._wait_stopped(float(query.get("seconds", ["600"])[0]))
             self.close_connection = True
         elif kind == "drop":
             self.close_connection = True
