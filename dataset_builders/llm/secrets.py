@@ -42,7 +42,11 @@ class Secret:
 
 
 class MissingAPIKey(RuntimeError):
-    pass
+    """No usable API key: none is set, or (:class:`RejectedAPIKey`) the server refused the one sent."""
+
+
+class RejectedAPIKey(MissingAPIKey):
+    """The server answered 401/403: every later request would be refused too, so the run stops."""
 
 
 def secret_from_env(env_name: str | None, required: bool) -> Secret:
