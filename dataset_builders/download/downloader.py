@@ -70,8 +70,11 @@ class ImageDownloader:
         if self._session is not None:
             return
         cfg = self.config
+        # force_close: one connection per request. A kept-alive connection trusts the server to end each
+        # answer where its Content-Length says; a body longer than that would answer the next URL sent
+        # on the connection with the wrong bytes (tests/faults/test_hostile_servers.py).
         connector = aiohttp.TCPConnector(resolver=PinnedResolver(self.guard), use_dns_cache=False,
-                                         limit=cfg.max_concurrency * 2, limit_per_host=0)
+                                         limit=cfg.max_concurrency * 2, limit_per_host=0, force_close=True)
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=cfg.connect_timeout, sock_read=cfg.read_timeout),

@@ -68,7 +68,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def _split(url: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of an http(s) URL, or ``None`` when it is not one we may fetch."""
+    """(scheme, host, port) of an http(s) URL, or ``None`` when it is not one we may fetch (not http(s),
+    no host, a bad port, or a host name the IDNA codec refuses)."""
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -77,6 +78,10 @@ def _split(url: str) -> tuple[str, str, int] | None:
     except ValueError:
         return None
     if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    try:  # the codec name resolution uses: a host it refuses (empty or 64+ char label) cannot be fetched
+        host.encode("idna")
+    except UnicodeError:
         return None
     return scheme, host.rstrip("."), port
 
@@ -134,7 +139,8 @@ class Fetcher:
         for _hop in range(cfg.max_redirects + 1):
             split = _split(current)
             if split is None:
-                return FetchOutcome(st.BAD_URL, final_url=current, error=f"not an http(s) URL: {current[:200]}")
+                return FetchOutcome(st.BAD_URL, final_url=current,
+                                    error=f"not an http(s) URL with a valid host: {current[:200]}")
             _, host, port = split
             try:
                 await self.guard.check(host, port)

@@ -52,3 +52,32 @@ def test_a_tarpit_host_never_holds_back_finished_documents(image_server, tmp_pat
     assert stats["media_dropped_deadline"] == 60 and stats["media_kept"] == 5
     # the next stage still reads the input order: builds stay deterministic
     assert [d.id for d in read_documents(tmp_path / "store" / "00000.docs.tar")] == [d.id for d in docs]
+
+
+def test_a_body_longer_than_its_content_length_never_answers_another_url(image_server):
+    cfg = DownloadConfig(allow_networks=LOOPBACK, per_domain_concurrency=1, per_domain_rate=0, max_retries=0,
+                         read_timeout=5.0, request_timeout=10.0, url_deadline=20.0)
+    others = [image_server.url(f"/img/next{i}.jpg?w=320&h=240") for i in range(3)]
+    results = ImageDownloader(cfg).download([image_server.url("/bad/overlong/first.jpg?w=300&h=200"), *others])
+    # one domain slot: the next URLs go over the connection the overlong answer was sent on (when reused)
+    assert [(results[u].status, results[u].original_width, results[u].original_height) for u in others] == \
+        [("ok", 320, 240)] * 3
+
+
+def test_hosts_the_idna_codec_refuses_are_bad_urls():
+    urls = ["http://" + "a" * 64 + ".example/x.jpg", "http://.example/x.jpg", "http://例え..jp/x.jpg",
+            "http://\udcff.jp/x.jpg"]
+    results = ImageDownloader(DownloadConfig(respect_robots=False)).download(urls)
+    assert {u: results[u].status for u in urls} == dict.fromkeys(urls, "bad_url")  # today: internal_error
+
+
+def test_the_allow_list_is_by_address_and_port(image_server):
+    with ImageServer() as other:  # the same address, another port
+        allowed, refused = image_server.url("/img/ok.jpg"), other.url("/img/ok.jpg")
+        cfg = DownloadConfig(allow_networks=(f"127.0.0.1/32:{image_server.port}",), per_domain_rate=0,
+                             url_deadline=20.0)
+        results = ImageDownloader(cfg).download([allowed, refused])
+        assert other.hits["/img/ok.jpg"] == 0 and other.hits["/robots.txt"] == 0  # nothing reached it
+    assert (results[allowed].status, results[refused].status) == ("ok", "ssrf_blocked")
+    # entries without a port keep meaning every port (existing configs); IPv6 takes brackets
+    assert DownloadConfig(allow_networks=("127.0.0.1/32", "[::1]/128:8080,8443", "10.0.0.0/8:80")).allow_networks
