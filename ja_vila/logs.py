@@ -6,6 +6,8 @@ import logging
 import os
 import sys
 
+from dataset_builders.redaction import RedactSecrets
+
 
 class _CurrentStderr(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is when a record is emitted (test runners swap it)."""
@@ -21,11 +23,13 @@ class _CurrentStderr(logging.StreamHandler):
 
 def setup_logging(verbose: bool = False) -> None:
     level = logging.DEBUG if verbose else getattr(logging, os.environ.get("JA_VILA_LOG_LEVEL", "INFO").upper(), logging.INFO)
+    handler = _CurrentStderr()
+    handler.addFilter(RedactSecrets())  # API keys never reach the terminal, whoever logs them
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
-        handlers=[_CurrentStderr()],
+        handlers=[handler],
         force=True,
     )
     # HTTP clients log every request at INFO: keep that for --verbose only

@@ -8,6 +8,7 @@ from dataset_builders.config import load_config
 from dataset_builders.interleaved.build import InterleavedConfig, build_interleaved
 from dataset_builders.tiny.sample import load_documents
 from dataset_builders.tiny.sample.mini_crawl import build_mini_crawl, expected_images
+from dataset_builders.web.html_extract import HtmlExtractor
 from ja_vila.testing.corpus import write_real_pages_corpus, write_sample_corpus
 from ja_vila.testing.redirect import RedirectImagesToLoopback
 from tests.build_helpers import REPO, assert_funnel_consistent, kill_and_resume, load_rows
@@ -31,7 +32,8 @@ def test_mini_crawl_end_to_end_images_in_document_order(tmp_path, image_server):
     stats = build_interleaved([warc], tmp_path / "ja-interleaved", config())
     rows, streamed = load_rows(tmp_path / "ja-interleaved")
     funnel = assert_funnel_consistent(tmp_path / "ja-interleaved", stats)
-    assert funnel.stages[0].input == 14 and len(rows) >= 5
+    extracted = next(s for s in funnel.stages if s.name == HtmlExtractor.name)
+    assert extracted.input == 14 and len(rows) >= 5
     order = page_order(image_server.base_url)
     for row, srow in zip(rows, streamed, strict=True):
         meta = row["json"]
@@ -80,7 +82,8 @@ def test_real_japanese_pages(tmp_path, image_server, realdata):
                               extra_text_steps=[RedirectImagesToLoopback(image_server.base_url)])
     funnel = assert_funnel_consistent(tmp_path / "real", stats)
     assert {s.name for s in funnel.stages} >= {"☣️ harmful content (HojiChar)", "📏 sentence count"}
-    assert funnel.stages[0].input == 29 + 29  # 29 real pages + 29 ClueWeb pages
+    extracted = next(s for s in funnel.stages if s.name == HtmlExtractor.name)
+    assert extracted.input == 29 + 29  # 29 real pages + 29 ClueWeb pages
     rows, _ = load_rows(tmp_path / "real")
     assert len(rows) >= 1
     assert all(2 <= len(r["json"]["image_urls"]) <= 5 for r in rows)

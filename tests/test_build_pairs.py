@@ -10,6 +10,7 @@ import pytest
 from dataset_builders.config import load_config
 from dataset_builders.pairs.build import PairsConfig, build_pairs
 from dataset_builders.tiny.sample.mini_crawl import build_mini_crawl
+from dataset_builders.web.html_extract import HtmlExtractor
 from dataset_builders.web.japanese import japanese_ratio
 from ja_vila.testing.corpus import write_real_pages_corpus, write_sample_corpus
 from ja_vila.testing.redirect import RedirectImagesToLoopback
@@ -28,7 +29,8 @@ def test_mini_crawl_end_to_end(tmp_path, image_server):
     rows, _ = load_rows(tmp_path / "ja-pairs")
     funnel = assert_funnel_consistent(tmp_path / "ja-pairs", stats)
     stages = {s.name: s for s in funnel.stages}
-    assert funnel.stages[0].input == 14  # the 14 sample pages
+    assert funnel.stages[0].name.endswith("(files)") and funnel.stages[0].kept == 1  # readers first
+    assert stages[HtmlExtractor.name].input == 14  # the 14 sample pages
     assert stages["🗾 Japanese"].dropped == {"not_japanese": 2}
     assert stages["🔁 frequent alt / duplicate pair"].dropped["frequent_alt"] >= 10  # the site banner's alt on every page
     scored = stages["✂️ CLIP bottom-30% cut"].input

@@ -28,6 +28,8 @@ from dataset_builders.download.result import DownloadResult, is_retryable
 from dataset_builders.download.robots import x_robots_forbids
 from dataset_builders.download.status_log import LOG_NAME, StatusStore
 from dataset_builders.download.step import DownloadImages
+from dataset_builders.pipeline.document_store import INPUT_POSITION
+from ja_vila.servers.image_server import make_png_bomb
 
 REPO = Path(__file__).resolve().parents[1]
 LOOPBACK = ("127.0.0.1/32",)
@@ -81,6 +83,7 @@ CASES = {  # path -> expected status
 
 def test_every_failure_mode_ends_with_its_status(image_server, tmp_path):
     urls = {image_server.url(p): want for p, want in CASES.items()}
+    make_png_bomb()  # cached: building it can take longer than the 0.5 s read timeout on a busy machine
 
     async def run():
         dl = ImageDownloader(fast_config(), work_dir=tmp_path / "rank0")
@@ -428,7 +431,8 @@ def _docs(server) -> list[Document]:
 
 def test_download_step_fills_media_and_counts_drops(image_server, tmp_path):
     step = DownloadImages(tmp_path / "work", config=fast_config(), batch_size=2)
-    out = list(step.run(iter(_docs(image_server)), rank=3))
+    out = list(step.run(iter(_docs(image_server)), rank=3))  # in the order their images finished ...
+    out.sort(key=lambda d: d.metadata[INPUT_POSITION])  # ... each with its input position (the store sorts by it)
     assert [d.id for d in out] == ["d0", "d1", "d2", "d3"]
     assert [[m.id for m in d.media] for d in out] == [["m0"], [], ["m3", "m4"], []]
     m3 = out[2].media[1 - 1]
@@ -447,7 +451,7 @@ def test_download_step_fills_media_and_counts_drops(image_server, tmp_path):
 
     hits = sum(image_server.hits.values())  # a resumed task downloads nothing again
     step2 = DownloadImages(tmp_path / "work", config=fast_config(), batch_size=3)
-    out2 = list(step2.run(iter(_docs(image_server)), rank=3))
+    out2 = sorted(step2.run(iter(_docs(image_server)), rank=3), key=lambda d: d.metadata[INPUT_POSITION])
     assert [[m.media_bytes for m in d.media] for d in out2] == [[m.media_bytes for m in d.media] for d in out]
     assert sum(image_server.hits.values()) == hits
 

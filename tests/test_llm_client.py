@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from dataset_builders.llm import ImagePart, LLMClient, LLMConfig, LLMRequest, Message, run_requests
 from dataset_builders.llm.budget import Budget
 from dataset_builders.llm.retry import RetryPolicy, parse_retry_after
-from dataset_builders.llm.secrets import MissingAPIKey, Secret
+from dataset_builders.llm.secrets import MissingAPIKey, RejectedAPIKey, Secret
 from dataset_builders.llm.structured import parse_answer
 from dataset_builders.tiny.synthetic_images import make_image
 from ja_vila.servers.openai_server import ScriptedOpenAIServer
@@ -202,11 +202,14 @@ def test_api_key_is_sent_but_never_logged_cached_or_shown(server, tmp_path, capl
 
     async def go():
         async with client:
-            return await client.complete_many([_request("k"), _request("leak", "[[mock:echo_auth]]")])
+            ok = await client.complete(_request("k"))
+            with pytest.raises(RejectedAPIKey) as refused:  # a 401 stops the run (tests/faults/test_llm_replies.py)
+                await client.complete_many([_request("leak", "[[mock:echo_auth]]")])
+            return ok, str(refused.value)
 
-    ok, leaked = asyncio.run(go())
-    assert ok.ok and leaked.status == "failed" and leaked.reason == "http_401"
-    assert MARKER_KEY not in leaked.detail and "REDACTED" in leaked.detail
+    ok, message = asyncio.run(go())
+    assert ok.ok and "HTTP 401" in message
+    assert MARKER_KEY not in message and "REDACTED" in message
     assert {r.authorization for r in server.requests} == {f"Bearer {MARKER_KEY}"}
     assert MARKER_KEY not in caplog.text and "REDACTED" in caplog.text
     for f in (tmp_path / "cache").rglob("*"):

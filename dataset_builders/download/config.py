@@ -8,10 +8,10 @@ through JSON/YAML (``DownloadConfig(**mapping)``; lists become tuples).
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from dataset_builders.download.ssrf import parse_allow_rule
 from dataset_builders.errors import UserInputError
 from dataset_builders.images import JPEG_QUALITY, MAX_PIXELS
 from dataset_builders.project import PROJECT_URL, VERSION
@@ -83,7 +83,9 @@ class DownloadConfig:
     max_redirects: int = 5
     #: Refuse hosts that resolve to private, loopback, link-local, multicast, reserved addresses.
     ssrf_guard: bool = True
-    #: Networks reachable despite the guard, e.g. ``("127.0.0.1/32",)`` for a test server.
+    #: Networks (and ports) reachable despite the guard, e.g. ``("127.0.0.1/32:8080",)`` for a test server;
+    #: ``[::1]/128:8080`` for IPv6, ``:80,443`` or ``:8000-8099`` for several ports. An entry without a port
+    #: admits every port of the network.
     allow_networks: tuple[str, ...] = ()
     #: Static host -> addresses map used instead of DNS (tests, demos); still checked by the guard.
     static_hosts: dict[str, list[str]] = field(default_factory=dict)
@@ -130,10 +132,10 @@ class DownloadConfig:
                              f"got {self.frequent_domain_max_share!r}")
         for spec in self.allow_networks:
             try:
-                ipaddress.ip_network(spec, strict=False)
+                parse_allow_rule(spec)
             except ValueError as e:
-                raise ValueError(f"DownloadConfig.allow_networks: {spec!r} is not a network "
-                                 "(write e.g. '127.0.0.1/32' or '::1/128')") from e
+                raise ValueError(f"DownloadConfig.allow_networks: {spec!r} is not a network with optional ports "
+                                 f"({e}; write e.g. '127.0.0.1/32:8080', '10.0.0.0/8' or '[::1]/128:8080')") from e
 
     @property
     def agent_token(self) -> str:

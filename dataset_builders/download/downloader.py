@@ -8,6 +8,10 @@ pool (:mod:`.transform`), and persists each result (:mod:`.status_log`). Standal
     dl = ImageDownloader(DownloadConfig(), work_dir="out/download/rank_00000")
     results = dl.download(urls)            # or: async with dl: await dl.fetch_many(urls)
     dl.close()
+
+A caller that wants each result as soon as it exists (the datatrove step does, so that one slow
+host never holds back finished documents) asks :meth:`ImageDownloader.known` first and runs
+:meth:`ImageDownloader.fetch` for the rest, as concurrent tasks of its own.
 """
 
 from __future__ import annotations
@@ -66,8 +70,11 @@ class ImageDownloader:
         if self._session is not None:
             return
         cfg = self.config
+        # force_close: one connection per request. A kept-alive connection trusts the server to end each
+        # answer where its Content-Length says; a body longer than that would answer the next URL sent
+        # on the connection with the wrong bytes (tests/faults/test_hostile_servers.py).
         connector = aiohttp.TCPConnector(resolver=PinnedResolver(self.guard), use_dns_cache=False,
-                                         limit=cfg.max_concurrency * 2, limit_per_host=0)
+                                         limit=cfg.max_concurrency * 2, limit_per_host=0, force_close=True)
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=cfg.connect_timeout, sock_read=cfg.read_timeout),
@@ -138,13 +145,11 @@ class ImageDownloader:
         results: dict[str, DownloadResult] = {}
         todo = []
         for u in urls:
-            if self.store is not None:
-                rec = self.store.record(u)
-                if rec is not None and (rec["status"] == st.OK
-                                        or not (cfg.retry_failed and st.is_retryable(rec["status"]))):
-                    results[u] = self.store.get(u)
-                    continue
-            todo.append(u)
+            earlier = self._finished(u)
+            if earlier is not None:
+                results[u] = earlier
+            else:
+                todo.append(u)
         skip = set(cfg.skip_domains)
         if skip_frequent:
             skip |= frequent_domains(urls, cfg.frequent_domain_max_share, cfg.frequent_domain_max_count,
@@ -173,7 +178,42 @@ class ImageDownloader:
                     dict(batch_counts.most_common()))
         return out
 
+    def known(self, url: str) -> DownloadResult | None:
+        """The result of ``url`` without the network: finished earlier (this run or a killed one; failures
+        only when ``retry_failed`` is off or they are final) or on a skipped domain; ``None`` otherwise."""
+        earlier = self._finished(url)
+        if earlier is not None:
+            return earlier
+        if domain_of(url) in self.config.skip_domains:
+            return DownloadResult(url, st.FREQUENT_DOMAIN)
+        return None
+
+    async def fetch(self, url: str) -> DownloadResult:
+        """Download one URL now (after :meth:`open`) and persist its result; never raises for a bad URL."""
+        result = await self._one(url)
+        self._keep(result)
+        self.counts[result.status] += 1
+        return result
+
     # -- internals -------------------------------------------------------------------------------
+    def _finished(self, url: str) -> DownloadResult | None:
+        if self.store is None:
+            return None
+        rec = self.store.record(url)
+        if rec is not None and (rec["status"] == st.OK
+                                or not (self.config.retry_failed and st.is_retryable(rec["status"]))):
+            return self.store.get(url)
+        return None
+
+    def _keep(self, result: DownloadResult) -> None:
+        """Persist a fresh result (flushed in groups: ``flush_every`` results or ``flush_interval`` seconds)."""
+        cfg = self.config
+        if self.store is None:
+            return
+        self.store.add(result)
+        if self.store.pending >= cfg.flush_every or self.store.seconds_since_flush() >= cfg.flush_interval:
+            self.store.flush()
+
     async def _run(self, urls: list[str], results: dict[str, DownloadResult]) -> None:
         limit = self.config.pending_limit
         pending: set[asyncio.Task] = set()
@@ -193,15 +233,10 @@ class ImageDownloader:
                 await asyncio.gather(*pending, return_exceptions=True)
 
     def _collect(self, done: set[asyncio.Task], results: dict[str, DownloadResult]) -> None:
-        cfg = self.config
         for t in done:
             r: DownloadResult = t.result()
             results[r.url] = r
-            if self.store is not None:
-                self.store.add(r)
-        if self.store is not None and (self.store.pending >= cfg.flush_every
-                                       or self.store.seconds_since_flush() >= cfg.flush_interval):
-            self.store.flush()
+            self._keep(r)
 
     async def _one(self, url: str) -> DownloadResult:
         cfg = self.config

@@ -5,7 +5,9 @@ SSRF guard before any connection, its robots.txt is consulted, and it waits for 
 domain (never while holding another domain's slot). Transient failures (429, 5xx, timeouts,
 connection errors) are retried with exponential backoff and jitter, or after ``Retry-After`` when
 the server sent one (capped by ``max_retry_after``); a 429/503 ``Retry-After`` also pauses the whole
-domain. Every wait is bounded by the URL's deadline, so a slow drip or a hanging server always ends.
+domain. The URL's deadline (``url_deadline``) bounds everything from its first step on, waits
+included: for a slot of a busy domain, for robots.txt, for DNS, for an answer. A URL that reaches it
+ends with status ``deadline``, so a slow drip or a host that never answers always ends on time.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def _split(url: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of an http(s) URL, or ``None`` when it is not one we may fetch."""
+    """(scheme, host, port) of an http(s) URL, or ``None`` when it is not one we may fetch (not http(s),
+    no host, a bad port, or a host name the IDNA codec refuses)."""
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -75,6 +78,10 @@ def _split(url: str) -> tuple[str, str, int] | None:
     except ValueError:
         return None
     if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    try:  # the codec name resolution uses: a host it refuses (empty or 64+ char label) cannot be fetched
+        host.encode("idna")
+    except UnicodeError:
         return None
     return scheme, host.rstrip("."), port
 
@@ -107,7 +114,12 @@ class Fetcher:
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._attempt(url, deadline)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    outcome = await self._attempt(url, deadline)
+            except TimeoutError:
+                return FetchOutcome(st.DEADLINE, final_url=url, attempts=attempt,
+                                    error=f"URL deadline ({cfg.url_deadline:g}s) reached")
             outcome.attempts = attempt
             if (outcome.status == st.OK or not st.is_retryable(outcome.status)
                     or outcome.status == st.ROBOTS_UNREACHABLE or attempt > cfg.max_retries):
@@ -127,7 +139,8 @@ class Fetcher:
         for _hop in range(cfg.max_redirects + 1):
             split = _split(current)
             if split is None:
-                return FetchOutcome(st.BAD_URL, final_url=current, error=f"not an http(s) URL: {current[:200]}")
+                return FetchOutcome(st.BAD_URL, final_url=current,
+                                    error=f"not an http(s) URL with a valid host: {current[:200]}")
             _, host, port = split
             try:
                 await self.guard.check(host, port)
@@ -142,10 +155,9 @@ class Fetcher:
                                         error="robots.txt unreachable (RFC 9309: assume disallow)")
                 if not verdict:
                     return FetchOutcome(st.ROBOTS_DISALLOWED, final_url=current)
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return FetchOutcome(st.TIMEOUT, final_url=current, error="URL deadline reached")
-            res = await self._request(current, host, min(cfg.request_timeout, remaining))
+            if deadline <= loop.time():
+                return FetchOutcome(st.DEADLINE, final_url=current, error="URL deadline reached")
+            res = await self._request(current, host, cfg.request_timeout)
             if isinstance(res, _Redirect):
                 current = urljoin(current, res.location)
                 continue

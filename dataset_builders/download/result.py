@@ -19,6 +19,8 @@ BAD_URL = "bad_url"
 DNS_ERROR = "dns_error"
 CONNECTION_ERROR = "connection_error"
 TIMEOUT = "timeout"
+#: The URL's ``url_deadline`` passed, whatever it was waiting for (a domain slot, robots.txt, an answer).
+DEADLINE = "deadline"
 TOO_LARGE = "too_large"
 TOO_MANY_REDIRECTS = "too_many_redirects"
 NOT_AN_IMAGE = "not_an_image"
@@ -27,7 +29,7 @@ UNDECODABLE = "undecodable"
 INTERNAL_ERROR = "internal_error"
 
 #: Statuses worth another try (now, with backoff, and later with ``retry_failed``).
-RETRYABLE = frozenset({TIMEOUT, CONNECTION_ERROR, ROBOTS_UNREACHABLE, "http_408", "http_425", "http_429"})
+RETRYABLE = frozenset({TIMEOUT, DEADLINE, CONNECTION_ERROR, ROBOTS_UNREACHABLE, "http_408", "http_425", "http_429"})
 
 
 def http_status(code: int) -> str:

@@ -4,17 +4,22 @@ URLs in web crawls are attacker-controlled. Before any connection (and again at 
 the host is resolved here and every address is checked; only the addresses that passed are handed
 to aiohttp (:class:`PinnedResolver`), so the socket goes to an address that was checked: there is no
 window for DNS rebinding between the check and the connect. IPv4-mapped, 6to4 and NAT64 IPv6
-addresses are judged by the IPv4 address they carry. An explicit allow-list is the only way through
-(tests reach the loopback image server with ``allow_networks=("127.0.0.1/32",)``).
+addresses are judged by the IPv4 address they carry. An explicit allow-list is the only way through:
+entries are a network and, optionally, the ports it may be reached on (:func:`parse_allow_rule`):
+``"127.0.0.1/32:8080"``, ``"10.0.0.0/8:80,443"``, ``"[::1]/128:8000-8099"``. An entry without a port
+admits every port of its network (what configs written before ports meant); pin the port whenever
+you know it, so an allowed host's other services stay out of reach.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
@@ -69,8 +74,44 @@ def blocked_reason(ip: IPAddress | str) -> str | None:
     return None
 
 
-def parse_networks(specs: Iterable[str]) -> tuple[IPNetwork, ...]:
-    return tuple(ipaddress.ip_network(s, strict=False) for s in specs)
+_BRACKETED = re.compile(r"\[(?P<net>[^\]]+)\](?P<len>/\d+)?(?::(?P<ports>.+))?")
+
+
+@dataclass(frozen=True)
+class AllowRule:
+    """One allow-list entry: addresses of ``network``, on ``ports`` (``None``: every port)."""
+
+    network: IPNetwork
+    ports: frozenset[int] | None = None
+
+    def admits(self, ip: IPAddress, port: int | None) -> bool:
+        return ip.version == self.network.version and ip in self.network and (
+            self.ports is None or port in self.ports)
+
+
+def _parse_ports(text: str) -> frozenset[int]:
+    ports: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        first, last = int(lo), int(hi or lo)
+        if not 0 < first <= last <= 65535:
+            raise ValueError(f"bad port range {part.strip()!r}")
+        ports.update(range(first, last + 1))
+    return frozenset(ports)
+
+
+def parse_allow_rule(spec: str) -> AllowRule:
+    """``NETWORK`` (every port), ``IPV4NETWORK:PORTS`` or ``[IPV6NETWORK]:PORTS``, where PORTS is ``80``,
+    ``80,443`` or ``8000-8099``; raises ``ValueError`` for anything else."""
+    text = spec.strip()
+    m = _BRACKETED.fullmatch(text)
+    if m:
+        net, ports = m["net"] + (m["len"] or ""), m["ports"]
+    elif text.count(":") == 1:  # an IPv6 network has at least two colons
+        net, ports = text.split(":")
+    else:
+        net, ports = text, None
+    return AllowRule(ipaddress.ip_network(net.strip(), strict=False), _parse_ports(ports) if ports else None)
 
 
 class AddressGuard:
@@ -83,7 +124,7 @@ class AddressGuard:
                  static_hosts: Mapping[str, list[str]] | None = None, ttl: float = 300.0,
                  timeout: float = 10.0):
         self.enabled = enabled
-        self.allow = parse_networks(allow_networks)
+        self.allow = tuple(parse_allow_rule(s) for s in allow_networks)
         self.static_hosts = {h.lower(): list(a) for h, a in (static_hosts or {}).items()}
         self.ttl = ttl
         self.timeout = timeout
@@ -91,14 +132,14 @@ class AddressGuard:
         self.lookups = 0  # DNS / static lookups done (for tests)
         self.max_hosts = 100_000
 
-    def allowed(self, ip: IPAddress | str) -> tuple[bool, str | None]:
-        """(ok, reason) for one address under this guard's policy."""
+    def allowed(self, ip: IPAddress | str, port: int | None = None) -> tuple[bool, str | None]:
+        """(ok, reason) for one address (and the port to be contacted) under this guard's policy."""
         if isinstance(ip, str):
             ip = ipaddress.ip_address(ip.split("%", 1)[0])
-        if not self.enabled or any(ip in net for net in self.allow if net.version == ip.version):
+        if not self.enabled or any(rule.admits(ip, port) for rule in self.allow):
             return True, None
         inner = embedded_ipv4(ip)
-        if inner is not None and any(inner in net for net in self.allow if net.version == 4):
+        if inner is not None and any(rule.admits(inner, port) for rule in self.allow):
             return True, None
         reason = blocked_reason(ip)
         return reason is None, reason
@@ -138,7 +179,7 @@ class AddressGuard:
         good, first_bad = [], None
         for a in addrs:
             try:
-                ok, reason = self.allowed(a)
+                ok, reason = self.allowed(a, port)
             except ValueError:
                 ok, reason = False, "unparsable"
             if ok:

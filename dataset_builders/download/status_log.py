@@ -47,6 +47,7 @@ class StatusStore:
         seqs = [int(m.group(1)) for p in self.dir.iterdir() if (m := _CHUNK_RE.match(p.name))]
         self._next_chunk = max(seqs, default=-1) + 1
         self._pending: list[DownloadResult] = []
+        self._buffered: dict[str, DownloadResult] = {}  # the pending results by URL, until flushed
         self._last_flush = time.monotonic()
         self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for appends
 
@@ -90,8 +91,9 @@ class StatusStore:
         return url in self._records
 
     def record(self, url: str) -> dict | None:
-        """The last persisted record of ``url`` (without image bytes), or ``None``."""
-        return self._records.get(url)
+        """The last record of ``url`` (without image bytes; persisted, or buffered for the next flush), or ``None``."""
+        buffered = self._buffered.get(url)
+        return buffered.to_record() if buffered is not None else self._records.get(url)
 
     def records(self) -> dict[str, dict]:
         return dict(self._records)
@@ -102,7 +104,9 @@ class StatusStore:
             return f.read(int(rec["length"]))
 
     def get(self, url: str) -> DownloadResult | None:
-        """The persisted result of ``url`` with its image bytes loaded, or ``None``."""
+        """The last result of ``url`` (persisted or buffered) with its image bytes, or ``None``."""
+        if url in self._buffered:
+            return self._buffered[url]
         rec = self._records.get(url)
         if rec is None:
             return None
@@ -113,6 +117,7 @@ class StatusStore:
     def add(self, result: DownloadResult) -> None:
         """Buffer a finished result; it is durable after the next :meth:`flush`."""
         self._pending.append(result)
+        self._buffered[result.url] = result
 
     @property
     def pending(self) -> int:
@@ -127,6 +132,7 @@ class StatusStore:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
+        self._buffered = {}
         records = [r.to_record() for r in pending]
         images = [(rec, r.image) for rec, r in zip(records, pending, strict=True) if r.ok and r.image]
         if images:

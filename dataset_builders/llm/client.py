@@ -6,8 +6,12 @@ retry policy, bounded concurrency, a disk cache, a budget and strict structured 
     logger.info(client.usage.summary())
 
 Every call ends in exactly one :class:`LLMResult` state (ok / malformed / refused /
-budget_exhausted / failed with a reason), so callers can count every input. The SDK's own retries
-are switched off (``max_retries=0``): the policy here is the only one, and it is tested.
+budget_exhausted / failed with a reason), so callers can count every input: a 200 answer the SDK
+cannot read (a cut body, ``choices: [{}]``, ``message: null``) is ``bad_response`` (retried), and
+an unexpected error is ``internal_error`` (logged with its traceback). The one exception is a key
+the server refuses (401/403): the client raises :class:`RejectedAPIKey` and sends nothing more,
+since every other request would be refused too. The SDK's own retries are switched off
+(``max_retries=0``): the policy here is the only one, and it is tested.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataset_builders.llm.cache import ResponseCache
 from dataset_builders.llm.config import LLMConfig
 from dataset_builders.llm.request import LLMRequest, LLMResult
 from dataset_builders.llm.retry import RetryPolicy, is_retryable_status, parse_retry_after
-from dataset_builders.llm.secrets import Secret, secret_from_env
+from dataset_builders.llm.secrets import RejectedAPIKey, Secret, secret_from_env
 from dataset_builders.llm.structured import parse_answer, response_format_for
 from dataset_builders.llm.usage import UsageReport
 
@@ -71,6 +75,7 @@ class LLMClient:
                                  price_output_per_mtok=config.price_output_per_mtok)
         self._sdk: Any = None
         self._sem: asyncio.Semaphore | None = None
+        self._rejected: str | None = None  # set by the first 401/403: nothing more is sent
 
     def __repr__(self) -> str:
         return (f"LLMClient(provider={self.config.provider!r}, model={self.config.model!r}, "
@@ -102,11 +107,30 @@ class LLMClient:
 
     # -- calls ----------------------------------------------------------------------------------
     async def complete_many(self, requests: Sequence[LLMRequest]) -> list[LLMResult]:
-        """Run ``requests`` concurrently (at most ``config.concurrency`` in flight); results in order."""
-        return list(await asyncio.gather(*(self.complete(r) for r in requests)))
+        """Run ``requests`` concurrently (at most ``config.concurrency`` in flight); results in order.
+        Raises :class:`RejectedAPIKey` (after cancelling the rest) when the server refuses the key."""
+        tasks = [asyncio.ensure_future(self.complete(r)) for r in requests]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def complete(self, request: LLMRequest) -> LLMResult:
         """One structured call: cache, then up to ``1 + max_parse_retries`` answers, each with retries."""
+        try:
+            return await self._complete(request)
+        except (RejectedAPIKey, asyncio.CancelledError):
+            raise
+        except Exception as e:  # a bug or an SDK surprise: counted for this request, the run goes on
+            logger.exception("%s: unexpected %s", request.label or "request", type(e).__name__)
+            self.usage.failures["internal_error"] += 1
+            return LLMResult("failed", request.label, reason="internal_error",
+                             detail=self._secret.redact(f"{type(e).__name__}: {e}"))
+
+    async def _complete(self, request: LLMRequest) -> LLMResult:
         key = request.cache_key(self.config)
         entry = self.cache.get(key)
         if entry is not None:
@@ -146,6 +170,8 @@ class LLMClient:
     async def _send_with_retries(self, request: LLMRequest, answer_try: int = 0) -> dict[str, Any] | LLMResult:
         label = request.label or "request"
         for attempt in range(self.config.max_retries + 1):
+            if self._rejected is not None:
+                raise RejectedAPIKey(self._rejected)
             if not self.budget.try_acquire():
                 self.usage.budget_exhausted += 1
                 return LLMResult("budget_exhausted", request.label, reason="budget_exhausted")
@@ -155,6 +181,15 @@ class LLMClient:
             except _AttemptError as e:
                 self.usage.attempt_errors[e.reason] += 1
                 detail = self._secret.redact(e.detail)
+                if e.reason in ("http_401", "http_403"):
+                    self.usage.failures[e.reason] += 1
+                    if self._rejected is None:
+                        self._rejected = (
+                            f"the LLM server at {self.config.base_url or self.config.provider} refused the API key "
+                            f"({detail}); check the key in ${self.config.key_env or 'the key variable'} "
+                            "and its access to the model")
+                        logger.error("%s: %s; sending no more requests", label, self._rejected)
+                    raise RejectedAPIKey(self._rejected) from None
                 if not e.retryable or attempt >= self.config.max_retries:
                     self.usage.failures[e.reason] += 1
                     logger.warning("%s: giving up after %d attempt(s): %s %s", label, attempt + 1, e.reason, detail)
@@ -197,10 +232,15 @@ class LLMClient:
             raise _AttemptError(reason, is_retryable_status(status), f"HTTP {status}: {e.message}", retry_after) from e
         except openai.OpenAIError as e:
             raise _AttemptError("bad_response", True, f"{type(e).__name__}: {e}") from e
+        except ValueError as e:  # a 200 whose body is not JSON (cut off, or not UTF-8)
+            raise _AttemptError("bad_response", True, f"unreadable answer: {type(e).__name__}: {e}") from e
         choices = getattr(completion, "choices", None)
-        if not choices:
+        if not choices or not isinstance(choices, list):
             raise _AttemptError("bad_response", True, "the response has no choices")
-        message = choices[0].message
+        message = getattr(choices[0], "message", None)
+        content = getattr(message, "content", None)
+        if message is None or not isinstance(content, str | None):
+            raise _AttemptError("bad_response", True, "the first choice has no message")
         usage = getattr(completion, "usage", None)
         tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
         tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
@@ -208,9 +248,9 @@ class LLMClient:
         self.usage.tokens_out += tokens_out
         self.budget.add_tokens(tokens_in + tokens_out)
         return {
-            "content": message.content,
+            "content": content,
             "refusal": getattr(message, "refusal", None),
-            "finish_reason": choices[0].finish_reason,
+            "finish_reason": getattr(choices[0], "finish_reason", None),
             "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out},
         }
 

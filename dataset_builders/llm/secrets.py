@@ -2,14 +2,18 @@
 
 The key reaches exactly one place, the ``Authorization`` (or Azure ``api-key``) header. It is not
 part of the config, the cache key, the cache entries, the logs or any output file; every message the
-client logs or stores goes through :meth:`Secret.redact` first.
+client logs or stores goes through :meth:`Secret.redact` first. Other libraries log too (with ``-v``
+the HTTP clients log requests at DEBUG, and a header they refuse is shown escaped), so the command
+line's log handler also carries :class:`~dataset_builders.redaction.RedactSecrets`: every record
+that reaches it has every key this process holds replaced, raw or in the escaped forms ``repr`` writes.
 """
 
 from __future__ import annotations
 
 import os
 
-REDACTED = "***REDACTED***"
+from dataset_builders.redaction import REDACTED, register_secret
+
 #: Placeholder sent to self-hosted servers that run without a key (the SDK insists on one).
 NO_KEY = "EMPTY"
 
@@ -21,6 +25,8 @@ class Secret:
 
     def __init__(self, value: str):
         self._value = value
+        if value and value != NO_KEY and len(value) >= 4:
+            register_secret(value)
 
     def reveal(self) -> str:
         return self._value
@@ -42,7 +48,11 @@ class Secret:
 
 
 class MissingAPIKey(RuntimeError):
-    pass
+    """No usable API key: none is set, or (:class:`RejectedAPIKey`) the server refused the one sent."""
+
+
+class RejectedAPIKey(MissingAPIKey):
+    """The server answered 401/403: every later request would be refused too, so the run stops."""
 
 
 def secret_from_env(env_name: str | None, required: bool) -> Secret:

@@ -5,6 +5,11 @@ task's stream ends, so a half-written store is never read. Each document is a ``
 member (text, metadata, media without bytes) followed by ``NNNNNNNN.<k>.bin`` members with the
 bytes of media ``k``. Readers pick the files of their rank by index, so a later stage may run
 with a different number of tasks.
+
+``NNNNNNNN`` is the document's place in its stage's input when a step recorded it in
+``metadata[INPUT_POSITION]`` (the download step does: it passes documents on as their images
+finish, not in input order), otherwise its place in the saved stream. Readers return documents
+ordered by it, so the next stage sees the input order and builds stay deterministic.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from datatrove.pipeline.base import PipelineStep
 from dataset_builders.atomic import tmp_path_for
 
 SUFFIX = ".docs.tar"
+#: Metadata key holding a document's place in the input of a step that reorders documents; the store
+#: saves it as the member name (and removes the key) and reads documents back in that order.
+INPUT_POSITION = "input_position"
 
 
 def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -55,33 +63,39 @@ class SaveDocuments(PipelineStep):
         path = Path(self.folder) / f"{rank:05d}{SUFFIX}"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = tmp_path_for(path)
+        used: set[int] = set()
         with tarfile.open(tmp, "w") as tf:
             for i, doc in enumerate(data or []):
-                _add(tf, f"{i:08d}.json", json.dumps(document_to_json(doc), ensure_ascii=False).encode("utf-8"))
+                n = doc.metadata.pop(INPUT_POSITION, i)
+                if n in used:
+                    raise RuntimeError(f"{self.name}: two documents at position {n} (document {doc.id}); a step "
+                                       f"that sets metadata[{INPUT_POSITION!r}] must set it on every document")
+                used.add(n)
+                _add(tf, f"{n:08d}.json", json.dumps(document_to_json(doc), ensure_ascii=False).encode("utf-8"))
                 for k, m in enumerate(doc.media):
                     if m.media_bytes is not None:
-                        _add(tf, f"{i:08d}.{k}.bin", m.media_bytes)
+                        _add(tf, f"{n:08d}.{k}.bin", m.media_bytes)
                 self.stat_update("documents")
                 yield doc
         os.replace(tmp, path)
 
 
 def read_documents(path: str | os.PathLike):
-    """Documents of one store file, in the order they were saved."""
+    """Documents of one store file, in input order (see the module docstring)."""
     with tarfile.open(path) as tf:
-        current: dict | None = None
-        blobs: dict[int, bytes] = {}
-        for member in tf:
-            name = member.name
-            data = tf.extractfile(member).read()
-            if name.endswith(".json"):
-                if current is not None:
-                    yield _restore(current, blobs)
-                current, blobs = json.loads(data), {}
-            else:
-                blobs[int(name.split(".")[1])] = data
-        if current is not None:
-            yield _restore(current, blobs)
+        members: dict[int, list[tarfile.TarInfo]] = {}
+        for member in tf.getmembers():  # headers only; tarfile keeps them while iterating anyway
+            members.setdefault(int(member.name.split(".", 1)[0]), []).append(member)
+        for n in sorted(members):
+            record, blobs = None, {}
+            for member in members[n]:
+                data = tf.extractfile(member).read()
+                if member.name.endswith(".json"):
+                    record = json.loads(data)
+                else:
+                    blobs[int(member.name.split(".")[1])] = data
+            if record is not None:
+                yield _restore(record, blobs)
 
 
 def _restore(record: dict, blobs: dict[int, bytes]) -> Document:

@@ -4,7 +4,11 @@ Counter conventions of our steps (datatrove's filters already follow the first):
 
 - documents: ``total`` in, ``forwarded`` kept, ``dropped_<reason>`` per drop;
 - images inside documents: ``media_dropped_<reason>`` per drop, and ``media_kept`` (input = kept +
-  drops) or ``media_total`` (kept = total - drops).
+  drops) or ``media_total`` (kept = total - drops);
+- file readers (datatrove's ``input_files`` counter marks them): datatrove's ``documents`` kept, and
+  per record dropped ``skipped_<reason>``, ``bad_<reason>`` or ``record_error``; per file
+  ``truncated`` or ``file_error`` (what was read before the fault is kept). They become the first
+  stages: ``<reader> (files)`` (input files, by fault) and ``<reader>`` (records in, documents out).
 
 Stats are read from ``logs/<stage>/stats/<rank>.json`` — one file per task, written when the task
 completes — rather than the executor's merged ``stats.json``, which only covers the tasks that ran
@@ -28,6 +32,28 @@ def _step_name(raw: str) -> str:
     return raw.split(":", 1)[-1].strip() if ":" in raw else raw
 
 
+FILE_FAULTS = ("truncated", "file_error")
+
+
+def _is_record_drop(key: str) -> bool:
+    return key.startswith(("skipped_", "bad_")) or key == "record_error"
+
+
+def _add_reader(task: Funnel, name: str, stats: dict) -> None:
+    files = task.stage(f"{name} (files)")
+    files.input += _count(stats["input_files"])
+    for fault in FILE_FAULTS:
+        if stats.get(fault):
+            files.dropped[fault] += _count(stats[fault])
+    files.kept = files.input - files.n_dropped
+    records = task.stage(name)
+    kept = _count(stats.get("documents", 0))
+    drops = {k: _count(v) for k, v in stats.items() if _is_record_drop(k)}
+    records.kept += kept
+    records.input += kept + sum(drops.values())
+    records.dropped.update(drops)
+
+
 def funnel_from_stats(stats_dir: str | os.PathLike) -> Funnel:
     """Sum every task's datatrove stats in ``stats_dir`` into a funnel, steps in pipeline order."""
     funnel = Funnel()
@@ -36,7 +62,9 @@ def funnel_from_stats(stats_dir: str | os.PathLike) -> Funnel:
             stats = step.get("stats", {})
             name = _step_name(step["name"])
             task = Funnel()
-            if "total" in stats:
+            if "input_files" in stats:
+                _add_reader(task, name, stats)
+            elif "total" in stats:
                 s = task.stage(name)
                 s.input = _count(stats["total"])
                 s.kept = _count(stats.get("forwarded", 0))

@@ -3,8 +3,10 @@
 A record has ``url`` and either ``html`` (a raw page, extracted later by ``HtmlExtractor``) or
 ``text`` (already plain text) with optional ``images: [{"url", "alt"}]`` in page order; optional
 ``id``, ``title``, ``date`` and any other keys (kept in ``metadata``). ``html`` wins when both are
-present. Bad lines are counted (``bad_json``, ``bad_record``) and logged, never fatal. Files are
-sharded by rank/world_size by datatrove's ``BaseDiskReader``.
+present. Bad lines are counted (``bad_json``, ``bad_record``) and logged, never fatal. A file that
+ends early (a cut ``.gz``: ``truncated``) or cannot be decompressed (``file_error``) keeps the lines
+read before the fault, logs a warning naming it, and the next file is read. Files are sharded by
+rank/world_size by datatrove's ``BaseDiskReader``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zlib
+from collections.abc import Iterable, Iterator
 
 from datatrove.data import Document, DocumentsPipeline, Media, MediaType
 from datatrove.io import DataFileLike, DataFolderLike
@@ -72,9 +76,23 @@ class CorpusJsonlReader(BaseDiskReader):
         super().__init__(data_folder, paths_file, limit=limit, skip=skip, default_metadata=default_metadata,
                          recursive=recursive, glob_pattern=glob_pattern)
 
+    def _lines(self, f: Iterable[str], filepath: str) -> Iterator[str]:
+        """The file's lines up to the end, or up to a cut or damaged ``.gz`` (counted and logged)."""
+        n = 0
+        try:
+            for line in f:
+                n += 1
+                yield line
+        except EOFError as e:
+            self.stat_update("truncated")
+            logger.warning("%s ends early (truncated): kept the %d lines before the cut (%s)", filepath, n, e)
+        except (OSError, zlib.error) as e:
+            self.stat_update("file_error")
+            logger.warning("%s: cannot read past line %d, kept the lines before (%r)", filepath, n, e)
+
     def read_file(self, filepath: str) -> DocumentsPipeline:
         with self.data_folder.open(filepath, "rt", compression="infer", encoding="utf-8", errors="replace") as f:
-            for li, line in enumerate(f):
+            for li, line in enumerate(self._lines(f, filepath)):
                 if not line.strip():
                     continue
                 with self.track_time():

@@ -11,9 +11,11 @@ wget's ``<https://…>`` angle brackets. Reading is a small share of the cost ne
 Kept: ``response`` records with an http(s) target, a 2xx status and an HTML payload (by HTTP
 ``Content-Type``, or sniffed when it is missing). Everything else is counted by reason
 (``skipped_<record type>``, ``skipped_not_http``, ``skipped_status``, ``skipped_not_html``,
-``skipped_empty``), as are unreadable records (``record_error``) and files that end early
-(``file_error``, the documents read so far are kept). Files are sharded by rank/world_size by
-datatrove's ``BaseDiskReader``.
+``skipped_empty``), as are unreadable records (``record_error``). A file that ends early (cut inside a
+record or a gzip member: ``truncated``) or whose next record cannot be parsed (``file_error``) keeps
+the documents read before the fault, logs a warning naming it, and the next file is read. ARC files
+(``.arc``, ``.arc.gz``) are read too (warcio parses both formats). Files are sharded by
+rank/world_size by datatrove's ``BaseDiskReader``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from datatrove.data import DocumentsPipeline
 from datatrove.io import DataFileLike, DataFolderLike
 from datatrove.pipeline.readers.base import BaseDiskReader
+from warcio.archiveiterator import ArchiveIterator
 
 from dataset_builders.keys import make_key
 from dataset_builders.web.charset import charset_from_content_type, decode_html
@@ -41,6 +44,21 @@ WARC_GLOB = "**/*.warc*"
 def looks_like_html(body: bytes) -> bool:
     """Sniff a payload without a Content-Type: does it start like an HTML document?"""
     return bool(_SNIFF_RE.match(body[:2048]))
+
+
+class _CutAwareIterator(ArchiveIterator):
+    """warcio's record iterator that also tells whether the file ended early: inside a record (fewer
+    bytes than its Content-Length) or inside a gzip member. warcio itself reads up to a cut silently."""
+
+    cut = False
+
+    def close(self) -> None:
+        decompressor = self.reader.decompressor if self.reader else None
+        if decompressor is not None and not getattr(decompressor, "eof", True):
+            self.cut = True
+        if self.record is not None and getattr(self.record.raw_stream, "limit", 0) > 0:
+            self.cut = True
+        super().close()
 
 
 def _clean_uri(uri: str | None) -> str:
@@ -79,7 +97,7 @@ class WarcHtmlReader(BaseDiskReader):
         if rtype != "response":
             self.stat_update(f"skipped_{rtype or 'unknown'}")
             return None
-        url = _clean_uri(record.rec_headers.get_header("WARC-Target-URI"))
+        url = _clean_uri(record.rec_headers.get_header("WARC-Target-URI") or record.rec_headers.get_header("uri"))
         if not url.lower().startswith(("http://", "https://")):
             self.stat_update("skipped_not_http")
             return None
@@ -121,15 +139,18 @@ class WarcHtmlReader(BaseDiskReader):
         }
 
     def read_file(self, filepath: str) -> DocumentsPipeline:
-        from warcio.archiveiterator import ArchiveIterator
-
         with self.data_folder.open(filepath, "rb") as f:
-            it = iter(ArchiveIterator(f))
+            records = _CutAwareIterator(f)
+            it = iter(records)
             ri = 0
             while True:
                 try:
                     record = next(it)
                 except StopIteration:
+                    if records.cut:
+                        self.stat_update("truncated")
+                        logger.warning("%s ends early (truncated): kept what the %d records before the cut held",
+                                       filepath, ri)
                     break
                 except Exception as e:  # truncated gzip member, broken record header: the rest is lost
                     self.stat_update("file_error")

@@ -23,7 +23,8 @@ Routes (``{name}`` is any file stem, ``{ext}`` one of jpg, jpeg, png, webp):
                                          Counters are per server instance.
 ``/bad/slow/{name}.{ext}``               full headers, then the body dripped ``chunk`` bytes (default 64)
                                          every ``delay`` seconds (default 0.2)
-``/bad/hang/{rest}``                     reads the request and never answers (until the server stops)
+``/bad/hang/{rest}?seconds=S``           reads the request and never answers: a tarpit (until the server
+                                         stops, or for ``S`` seconds, default 600, then closes)
 ``/bad/drop/{rest}``                     closes the connection without an answer
 ``/bad/redirect/{n}/{name}.{ext}``       ``n`` redirects (302), then the image
 ``/bad/redirect-loop/{name}``            302 back and forth forever (``?hop=0`` <-> ``?hop=1``)
@@ -35,6 +36,10 @@ Routes (``{name}`` is any file stem, ``{ext}`` one of jpg, jpeg, png, webp):
 ``/bad/big/{name}.jpg?size=B&length=1``  a JPEG header padded to ``B`` bytes (default 5 MB); ``length=0``
                                          omits Content-Length (body ends when the connection closes)
 ``/bad/xrobots/{name}.{ext}?tag=noai``   the image with ``X-Robots-Tag: {tag}``
+``/bad/overlong/{name}.{ext}``            a body longer than its Content-Length: the image, then (``delay``
+                                         seconds later, default 0.2) a whole second 200 response with
+                                         another image (``smuggled``, 40x40) on the same kept-alive
+                                         connection, waiting to answer the next request sent on it
 =======================================  =====================================================================
 
 Query parameters ``w``/``h`` size the image on every route that serves one. Stopping the server
@@ -183,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
                     break
             self.close_connection = True
         elif kind == "hang":
-            self._wait_stopped(600)
+            self._wait_stopped(float(query.get("seconds", ["600"])[0]))
             self.close_connection = True
         elif kind == "drop":
             self.close_connection = True
@@ -231,6 +236,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "xrobots" and rest:
             tag = query.get("tag", ["noai"])[0]
             self._serve_image(rest[0], query, headers={"X-Robots-Tag": tag})
+        elif kind == "overlong" and rest:
+            self._serve_image(rest[0], query)
+            self.wfile.flush()
+            if not self._wait_stopped(float(query.get("delay", ["0.2"])[0])):
+                extra = make_image("smuggled", 40, 40, "JPEG")
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n"
+                                 + f"Content-Length: {len(extra)}\r\n\r\n".encode() + extra)
+                self.wfile.flush()
         else:
             self._send(404, b"unknown route\n")
 

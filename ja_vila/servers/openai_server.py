@@ -18,7 +18,9 @@ Behaviours: ``ok``, ``malformed`` (not JSON), ``invalid`` (JSON of the wrong sha
 (the API's ``refusal`` field), ``429`` (with ``Retry-After: server.retry_after``), ``500``,
 ``503``, ``hang`` (reads the request, never answers until the server stops), ``drop`` (closes the
 connection), ``echo_auth`` (401 whose error message repeats the credentials it got, as careless
-proxies do: the client must not log or store it). ``server.delay`` adds seconds before every answer.
+proxies do: the client must not log or store it), ``401`` (a plain invalid-key answer), and broken
+200 answers: ``truncated_json`` (the body cut in the middle), ``empty_choice`` (``choices: [{}]``),
+``null_message`` (``message: null``). ``server.delay`` adds seconds before every answer.
 
 Every request is logged in ``server.requests`` (path, headers, body, behaviour, time), so tests can
 count requests and check which credentials were sent::
@@ -48,7 +50,8 @@ from typing import Any
 from ja_vila.servers.loopback_server import LoopbackHTTPServer, LoopbackServer
 
 MARKER = re.compile(r"\[\[mock:([a-z0-9_]+)(?:\*(\d+))?\]\]")
-BEHAVIOURS = ("ok", "malformed", "invalid", "refusal", "429", "500", "503", "hang", "drop", "echo_auth")
+BEHAVIOURS = ("ok", "malformed", "invalid", "refusal", "429", "500", "503", "hang", "drop", "echo_auth", "401",
+              "truncated_json", "empty_choice", "null_message")
 REFUSAL_TEXT = "申し訳ありませんが、このご依頼にはお応えできません。"
 
 
@@ -291,8 +294,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - silence the default stderr log
         pass
 
-    def _json(self, code: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+    def _json(self, code: int, obj: Any, headers: dict[str, str] | None = None, cut: bool = False) -> None:
         body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        if cut:  # a proxy or server that died mid-answer: valid headers, half a JSON body
+            body = body[: len(body) // 2]
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -340,10 +345,18 @@ class _Handler(BaseHTTPRequestHandler):
             seen = self.headers.get("Authorization") or self.headers.get("api-key") or ""
             self._json(401, {"error": {"message": f"Incorrect API key provided: {seen}", "type": "invalid_request_error",
                                        "code": "invalid_api_key"}})
+        elif behaviour == "401":
+            self._json(401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                                       "code": "invalid_api_key"}})
         elif behaviour in ("500", "503"):
             self._json(int(behaviour), {"error": {"message": "The server had an error (scripted)", "type": "server_error"}})
         else:
-            self._json(200, self._completion(body, behaviour))
+            completion = self._completion(body, behaviour)
+            if behaviour == "empty_choice":
+                completion["choices"] = [{}]
+            elif behaviour == "null_message":
+                completion["choices"][0]["message"] = None
+            self._json(200, completion, cut=behaviour == "truncated_json")
         entry.answered = True
 
     def _completion(self, body: dict[str, Any], behaviour: str) -> dict[str, Any]:

@@ -4,11 +4,17 @@ The client is anything with ``create_repo`` and ``upload_folder`` taking ``huggi
 keyword arguments; tests pass a recording fake through ``hub_factory``. The token comes from
 ``HF_TOKEN`` or the saved ``hf auth login``, goes to the client and nowhere else: it is never in a
 plan, a staged file, a log line or an error message.
+
+Every call is bounded: ``huggingface_hub``'s shared HTTP client has no timeout of its own, so an
+endpoint that accepts the connection and never answers would hold a release forever; the default
+client gets ``JA_VILA_HUB_TIMEOUT`` seconds (default 120) for each connect, read, write and pool
+wait, and each call is tried at most ``JA_VILA_HUB_ATTEMPTS`` times (default 5).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -19,6 +25,31 @@ logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 409, 423, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 300.0
+TIMEOUT_ENV, DEFAULT_TIMEOUT_S = "JA_VILA_HUB_TIMEOUT", 120.0
+ATTEMPTS_ENV, DEFAULT_ATTEMPTS = "JA_VILA_HUB_ATTEMPTS", 5
+
+
+def _env_number(name: str, default: float, kind: type) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ReleaseError(f"{name}={raw!r} is not a positive {kind.__name__}; unset it or give e.g. {kind(default)}")
+    return value
+
+
+def hub_timeout_s() -> float:
+    """Seconds each Hub request may wait for a connection, an answer or a write (``JA_VILA_HUB_TIMEOUT``)."""
+    return float(_env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT_S, float))
+
+
+def hub_attempts() -> int:
+    """Tries per Hub call (``JA_VILA_HUB_ATTEMPTS``)."""
+    return int(_env_number(ATTEMPTS_ENV, DEFAULT_ATTEMPTS, int))
 
 
 class HubClient(Protocol):
@@ -44,8 +75,10 @@ def resolve_token() -> str:
 
 
 def default_hub(token: str) -> HubClient:
-    from huggingface_hub import HfApi
+    """``HfApi`` whose shared HTTP client (created with ``timeout=None``) now times out."""
+    from huggingface_hub import HfApi, get_session
 
+    get_session().timeout = hub_timeout_s()
     return HfApi(token=token)
 
 
@@ -75,13 +108,19 @@ def _delay(error: BaseException, attempt: int, base_delay: float) -> float:
     return min(base_delay * 2**attempt, MAX_RETRY_AFTER_S)
 
 
-def call_with_retries(fn: Callable[..., Any], kwargs: dict[str, Any], what: str, attempts: int = 5,
+def _timed_out(error: BaseException) -> bool:
+    return isinstance(error, TimeoutError) or type(error).__name__.endswith("Timeout")
+
+
+def call_with_retries(fn: Callable[..., Any], kwargs: dict[str, Any], what: str, attempts: int | None = None,
                       base_delay: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> Any:
     """``fn(**kwargs)``, retried on 408/409/423/429/5xx and connection errors (``Retry-After`` honoured).
 
     Safe for ``upload_folder``: a repeated call resumes (committed files are skipped, uploaded data
     is deduplicated). Errors are re-raised as :class:`ReleaseError` with the status and the fix.
+    ``attempts`` defaults to :func:`hub_attempts`.
     """
+    attempts = attempts or hub_attempts()
     for attempt in range(attempts):
         try:
             return fn(**kwargs)
@@ -100,6 +139,9 @@ def call_with_retries(fn: Callable[..., Any], kwargs: dict[str, Any], what: str,
                 raise ReleaseError(f"{what}: {kwargs.get('repo_id')} not found (404); check --repo "
                                    "(the organisation must exist and you must be a member)") from e
             reason = f"HTTP {status}" if status else type(e).__name__
+            if _timed_out(e):
+                reason += (f": the Hub endpoint did not answer within {hub_timeout_s():g}s "
+                           f"({TIMEOUT_ENV} sets the limit, HF_ENDPOINT the endpoint)")
             raise ReleaseError(f"{what} failed after {attempt + 1} attempt(s) ({reason}); re-run the same command "
                                "to resume (files already committed are skipped)") from e
     raise AssertionError("unreachable")
