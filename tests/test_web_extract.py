@@ -144,7 +144,7 @@ def test_clueweb_eucjp_warc_decodes_to_japanese(realdata):
     assert len(extracted) == len(kept) == 29
     first = kept[0]
     assert first.metadata["encoding"] == "euc_jp"
-    assert first.metadata["date"] == "2008-10-294T05:21:46-0700"  # invalid date kept verbatim
+    assert first.metadata["warc_date"] == "2008-10-294T05:21:46-0700"  # invalid date kept verbatim
     assert first.metadata["title"].startswith("ブラウニー ブリーフケース【ヘッドポーター HEADPORTER")
     for d in kept:
         assert "\ufffd" not in d.text and is_japanese(d.text)

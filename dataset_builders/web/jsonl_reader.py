@@ -4,7 +4,9 @@ A record has ``url`` and either ``html`` (a raw page, extracted later by ``HtmlE
 ``text`` (already plain text) with optional ``images: [{"url", "alt"}]`` in page order; optional
 ``id``, ``title``, ``date`` and any other keys (kept in ``metadata``). ``html`` wins when both are
 present. Bad lines are counted (``bad_json``, ``bad_record``) and logged, never fatal. Files are
-sharded by rank/world_size by datatrove's ``BaseDiskReader``.
+sharded by rank/world_size by datatrove's ``BaseDiskReader``. Provenance in ``metadata``:
+``source_file`` (relative to the input folder) and ``source_line`` (1-based); each image of a
+``text`` record gets ``image_index``, its position in ``images``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def record_to_document(rec: dict, fallback_id: str) -> Document:
             if not isinstance(im, dict) or not isinstance(im.get("url"), str):
                 raise ValueError(f"images[{i}] has no 'url' string")
             alt = im.get("alt")
-            extra = {k: v for k, v in im.items() if k not in ("url", "alt")}
+            extra = {k: v for k, v in im.items() if k not in ("url", "alt")} | {"image_index": i}
             media.append(Media(id=make_key(url, im["url"]), type=MediaType.IMAGE, url=im["url"],
                                alt=alt if isinstance(alt, str) else "", metadata=extra))
     else:
@@ -93,5 +95,6 @@ class CorpusJsonlReader(BaseDiskReader):
                     if self.default_metadata:
                         doc.metadata = self.default_metadata | doc.metadata
                     doc.metadata.setdefault("file_path", self.data_folder.resolve_paths(filepath))
+                    doc.metadata["source_file"], doc.metadata["source_line"] = filepath, li + 1
                 self.stat_update("documents_read")
                 yield doc

@@ -13,7 +13,8 @@ Kept: ``response`` records with an http(s) target, a 2xx status and an HTML payl
 (``skipped_<record type>``, ``skipped_not_http``, ``skipped_status``, ``skipped_not_html``,
 ``skipped_empty``), as are unreadable records (``record_error``) and files that end early
 (``file_error``, the documents read so far are kept). Files are sharded by rank/world_size by
-datatrove's ``BaseDiskReader``.
+datatrove's ``BaseDiskReader``. Provenance in ``metadata``: ``source_file`` (relative to the input
+folder), ``warc_record_id`` (also the document id) and ``warc_date``.
 """
 
 from __future__ import annotations
@@ -106,13 +107,15 @@ class WarcHtmlReader(BaseDiskReader):
         decoded = decode_html(body, charset_from_content_type(content_type))
         if decoded.source == "lossy":
             self.stat_update("decoded_lossy")
-        record_id = _clean_uri(record.rec_headers.get_header("WARC-Record-ID")) or make_key(filepath, url)
+        warc_id = _clean_uri(record.rec_headers.get_header("WARC-Record-ID")) or None
         return {
             "text": decoded.text,
-            "id": record_id,
+            "id": warc_id or make_key(filepath, url),
             "metadata": {
                 "url": url,
-                "date": record.rec_headers.get_header("WARC-Date"),
+                "source_file": filepath,
+                "warc_record_id": warc_id,
+                "warc_date": record.rec_headers.get_header("WARC-Date"),
                 "content_type": content_type,
                 "encoding": decoded.encoding,
                 "encoding_source": decoded.source,
