@@ -213,7 +213,7 @@ _CHECKS = {"interleaved": _check_interleaved, "instruct": _check_instruct}
 PAGE_PROVENANCE: dict[str, Field] = {
     "source_url": Field(Value("string"), "URL of the web page the sample comes from"),
     "source_file": Field(Value("string"), "input file the page was read from (WARC or JSONL), relative to the --input folder"),
-    "warc_record_id": Field(Value("string"), "WARC-Record-ID of the page's response record (null for JSONL input)"),
+    "warc_record_id": Field(Value("string"), "WARC-Record-ID header of the page's response record, verbatim (null for JSONL input)"),
     "warc_date": Field(Value("string"), "WARC-Date of that record, as written in the WARC (null for JSONL input)"),
     "source_line": Field(Value("int32"), "1-based line of the page's record in the JSONL file (null for WARC input)"),
 }

@@ -278,6 +278,25 @@ def test_images_are_placed_relative_to_text():
     assert "\ufdd0" not in page.text and "図" not in page.text.split("\n")[0]
 
 
+def test_declared_size_from_attributes_and_style():
+    from dataset_builders.web.declared_size import declared_size
+
+    assert declared_size({"width": "300", "height": "200px"}) == (300, 200)
+    assert declared_size({"width": "100%", "height": "auto"}) == (None, None)  # not pixels
+    assert declared_size({"width": "640", "style": "width: 120px; HEIGHT:90.5px !important"}) == (120, 90)
+    assert declared_size({"style": "max-width: 100px; height: 2em"}) == (None, None)
+    assert declared_size({"width": "1", "height": "1"}) == (1, 1)
+
+
+def test_images_carry_their_tag_index_and_declared_size():
+    html = _page('<img src="logo.svg"><img src="a.jpg" width="320" height="240">'
+                 '<img src="b.jpg" style="width:16px;height:16px"><img src="a.jpg"><img src="c.jpg" width="50%">')
+    page = extract_page(html, PAGE)
+    got = [(m.url.rsplit("/", 1)[1], m.metadata["image_index"], m.metadata.get("width"), m.metadata.get("height"))
+           for m in page.images]
+    assert got == [("a.jpg", 1, 320, 240), ("b.jpg", 2, 16, 16), ("c.jpg", 4, None, None)]
+
+
 def test_alt_text_line_wraps_between_japanese_are_removed():
     page = extract_page(_page('<img src="a.jpg" alt="ヘッドポータ\nー 吉田\n  カバン  bag\n case">'), PAGE)
     assert page.images[0].alt == "ヘッドポーター 吉田カバン bag case"

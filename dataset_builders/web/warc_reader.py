@@ -107,14 +107,14 @@ class WarcHtmlReader(BaseDiskReader):
         decoded = decode_html(body, charset_from_content_type(content_type))
         if decoded.source == "lossy":
             self.stat_update("decoded_lossy")
-        warc_id = _clean_uri(record.rec_headers.get_header("WARC-Record-ID")) or None
+        warc_id = (record.rec_headers.get_header("WARC-Record-ID") or "").strip() or None
         return {
             "text": decoded.text,
-            "id": warc_id or make_key(filepath, url),
+            "id": _clean_uri(warc_id) or make_key(filepath, url),
             "metadata": {
                 "url": url,
                 "source_file": filepath,
-                "warc_record_id": warc_id,
+                "warc_record_id": warc_id,  # verbatim, as in the WARC header (usually <urn:uuid:…>)
                 "warc_date": record.rec_headers.get_header("WARC-Date"),
                 "content_type": content_type,
                 "encoding": decoded.encoding,
