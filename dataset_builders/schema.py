@@ -221,7 +221,7 @@ PAGE_PROVENANCE: dict[str, Field] = {
 #: Where one image came from and what its download saw (keys equal the ``Media.metadata`` keys).
 IMAGE_PROVENANCE: dict[str, Field] = {
     "url": Field(Value("string"), "image URL as resolved on the page"),
-    "image_index": Field(Value("int32"), "0-based position of the image among the page's <img> elements "
+    "image_index": Field(Value("int32"), "0-based position of the image among the page's `<img>` elements "
                                          "(JSONL text records: in the record's images list)"),
     "in_main_content": Field(Value("bool"), "whether the image sits inside the page's main content (null when "
                                             "the page came without HTML)"),
