@@ -35,8 +35,9 @@ demo: setup  ## the whole chain on the embedded sample, into $(DEMO_OUT)/
 bench: setup  ## every benchmark in bench/ (prints ours, baseline, ratio)
 	$(BIN)/python -m bench.run $(BENCH)
 
-lint: setup
+lint: setup  ## ruff, then the import contract (layers point down only)
 	$(BIN)/ruff check .
+	$(BIN)/python tools/check_layers.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache *.egg-info

@@ -101,8 +101,8 @@ def _run(python: Path, code: str, args: dict, tmp: Path, tag: str) -> dict:
 
 def main() -> dict:
     from dataset_builders.download import DownloadConfig
-    from ja_vila.testing.image_server import ImageServer
-    from ja_vila.testing.synthetic_images import make_image
+    from dataset_builders.tiny.synthetic_images import make_image
+    from ja_vila.servers.image_server import ImageServer
 
     python_i2d = ensure_img2dataset()
     servers = [ImageServer(host=h).start() for h in HOSTS]

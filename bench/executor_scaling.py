@@ -40,7 +40,7 @@ PER_DOMAIN_RATE = 400.0
 # URLs (each still downloaded, decoded and hashed), so serving costs little CPU next to the workers
 SERVER = """
 import functools, re, sys
-import ja_vila.testing.image_server as m
+import ja_vila.servers.image_server as m
 cached = functools.lru_cache(maxsize=None)(m.make_image)
 m.make_image = lambda name, w, h, fmt: cached(re.sub(r"^c[0-9]+-", "", name), w, h, fmt)
 with m.ImageServer() as server:
@@ -51,8 +51,8 @@ with m.ImageServer() as server:
 
 def write_corpus(folder: Path, base_url: str, copies: int = COPIES, files: int = TASKS) -> int:
     """The sample pages ``copies`` times, with distinct page and image URLs per copy; returns the page count."""
-    from ja_vila.sample import load_documents
-    from ja_vila.sample.mini_crawl import page_url, render_page
+    from dataset_builders.tiny.sample import load_documents
+    from dataset_builders.tiny.sample.mini_crawl import page_url, render_page
 
     records = []
     for k in range(copies):

@@ -16,9 +16,9 @@ from pathlib import Path
 from bench.common import report
 from dataset_builders.config import load_config
 from dataset_builders.interleaved.build import InterleavedConfig, build_interleaved
-from ja_vila.sample import load_documents
-from ja_vila.sample.mini_crawl import page_url, render_page
-from ja_vila.testing.image_server import ImageServer
+from dataset_builders.tiny.sample import load_documents
+from dataset_builders.tiny.sample.mini_crawl import page_url, render_page
+from ja_vila.servers.image_server import ImageServer
 
 REPO = Path(__file__).resolve().parents[1]
 COPIES = 8

@@ -2,7 +2,7 @@
 
 Both hash the same encoded bytes on one core (``python -m bench.run phash``). Images: the real photos
 of ``../shared/realdata`` (when present) as they are, 640x480 JPEG crops of them at qualities 75 / 85
-/ 95, and 640x480 synthetic JPEGs (``ja_vila.testing.synthetic_images``). Agreement is reported as
+/ 95, and 640x480 synthetic JPEGs (``dataset_builders.tiny.synthetic_images``). Agreement is reported as
 the share of identical 64-bit values and the largest Hamming distance.
 """
 
@@ -47,7 +47,7 @@ def crops_640x480(photos: list[bytes], n: int, seed: int = 0) -> list[bytes]:
 
 
 def synthetic(n: int) -> list[bytes]:
-    from ja_vila.testing.synthetic_images import make_image
+    from dataset_builders.tiny.synthetic_images import make_image
 
     return [make_image(f"bench-phash-{i}", 640, 480, "jpeg") for i in range(n)]
 

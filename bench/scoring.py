@@ -26,7 +26,7 @@ from bench.common import best_of, report
 from dataset_builders.scoring import PairScorer
 from dataset_builders.scoring.preprocess import decode_rgb
 from dataset_builders.scoring.tiny import tiny_clip_scorer
-from ja_vila.testing.synthetic_images import make_image
+from dataset_builders.tiny.synthetic_images import make_image
 
 CAPTIONS = ["猫が窓辺で昼寝をしている", "富士山と青い空", "東京駅の赤レンガ駅舎", "夕焼けの海", "公園で遊ぶ子供たち"]
 

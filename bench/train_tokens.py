@@ -19,7 +19,7 @@ from transformers import AutoProcessor, LlavaForConditionalGeneration, Trainer
 from trl import SFTConfig, SFTTrainer
 
 from bench.common import report
-from ja_vila.testing.tiny_models import TinyLlavaSpec, save_tiny_llava
+from dataset_builders.tiny.models import TinyLlavaSpec, save_tiny_llava
 from training.chat_template import LLMJP_V3_CHAT_TEMPLATE
 from training.data import DataSource, Renderer, VilaStream
 from training.data.collator import decode_image

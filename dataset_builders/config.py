@@ -61,8 +61,12 @@ def to_dict(obj: Any) -> dict[str, Any]:
 def _set_path(data: dict, dotted: str, raw: str) -> None:
     keys = dotted.split(".")
     node = data
-    for k in keys[:-1]:
-        node = node.setdefault(k, {})
+    for i, k in enumerate(keys[:-1]):
+        if node.get(k) is None:  # absent, or null in the file (``head: null`` then ``head.weights=...``)
+            node[k] = {}
+        node = node[k]
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted}: {'.'.join(keys[:i + 1])} is {node!r}, not a mapping")
     node[keys[-1]] = yaml.safe_load(raw)
 
 

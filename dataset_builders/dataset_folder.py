@@ -14,17 +14,26 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dataset_builders.atomic import atomic_write_json, atomic_write_text
 from dataset_builders.funnel import Funnel
 from dataset_builders.schema import DatasetSchema
 from dataset_builders.shard_writer import DATA_DIR, RANK_STATS_DIR
-from model_cards.dataset_card import DatasetCardInfo, render_dataset_card
 
 logger = logging.getLogger(__name__)
 
 WRITE_STAGE = "write_shards"
+
+
+class DatasetCardRenderer(Protocol):
+    """What :func:`finalize_dataset` needs to write ``README.md``: the card's text from the counts.
+
+    ``model_cards.dataset_card.DatasetCardInfo`` is one; this core module only sees the protocol, so
+    cards (a builder-layer concern) can depend on the folder layout and not the other way round.
+    """
+
+    def render(self, schema: DatasetSchema, funnel: Funnel, n_samples: int, n_shards: int) -> str: ...
 
 
 def merge_rank_stats(output_dir: str | os.PathLike) -> tuple[Funnel, dict[str, Any]]:
@@ -41,13 +50,14 @@ def merge_rank_stats(output_dir: str | os.PathLike) -> tuple[Funnel, dict[str, A
 def finalize_dataset(
     output_dir: str | os.PathLike,
     schema: DatasetSchema,
-    info: DatasetCardInfo,
+    card: DatasetCardRenderer,
     funnel: Funnel | None = None,
     extra_stats: dict | None = None,
 ) -> dict[str, Any]:
     """Write ``stats.json`` and ``README.md`` for the shards under ``output_dir``; returns the stats.
 
-    ``funnel`` is the whole build's (every stage); without it the writers' own counts are used.
+    ``card`` renders README.md (a ``DatasetCardInfo``); ``funnel`` is the whole build's (every
+    stage); without it the writers' own counts are used.
     """
     output_dir = Path(output_dir)
     writer_funnel, meta = merge_rank_stats(output_dir)
@@ -66,7 +76,6 @@ def finalize_dataset(
         **(extra_stats or {}),
     }
     atomic_write_json(output_dir / "stats.json", stats)
-    card = render_dataset_card(schema, info, funnel, n_samples=n_samples, n_shards=len(shards))
-    atomic_write_text(output_dir / "README.md", str(card))
+    atomic_write_text(output_dir / "README.md", card.render(schema, funnel, n_samples=n_samples, n_shards=len(shards)))
     logger.info("%s: %d samples in %d shards\n%s", output_dir, n_samples, len(shards), funnel.to_markdown())
     return stats

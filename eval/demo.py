@@ -1,6 +1,6 @@
 """The evaluation stage of ``ja-vila demo``: a tiny model on small built-in fixture benchmarks.
 
-The fixtures are made from the project's own embedded sample (``ja_vila/sample``): its Japanese
+The fixtures are made from the project's own embedded sample (``dataset_builders/tiny/sample``): its Japanese
 image descriptions become questions and reference answers, its image names seed synthetic pictures,
 and TextVQA-style items get a word drawn on the picture. They are written in each task's local
 folder schema, so the demo runs exactly the code a real evaluation runs — only the data is small.
@@ -36,7 +36,7 @@ _SIGN_WORDS = ("TOKYO", "SALE", "EXIT", "CAFE")
 
 def sample_images(n: int = 6) -> list[dict[str, Any]]:
     """The first ``n`` images of the embedded Japanese sample that have a real description."""
-    from ja_vila.sample import load_documents
+    from dataset_builders.tiny.sample import load_documents
 
     found = []
     for doc in load_documents():
@@ -57,7 +57,7 @@ def sample_images(n: int = 6) -> list[dict[str, Any]]:
 def _write_image(path: Path, name: str, word: str | None = None) -> None:
     import io
 
-    from ja_vila.testing.synthetic_images import make_pil_image
+    from dataset_builders.tiny.synthetic_images import make_pil_image
 
     im = make_pil_image(name, 96, 72)
     if word:

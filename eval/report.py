@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from dataset_builders.atomic import atomic_write_json, atomic_write_text
-from ja_vila import PROJECT_URL
+from dataset_builders.project import PROJECT_URL
 
 #: model-index metric ``type`` for each of our metric names.
 METRIC_TYPES = {"rougel": "rougeL", "llm_judge": "llm_judge", "heron_relative": "heron_bench_relative",

@@ -195,6 +195,32 @@ def convert_vila_cmd(
     print(f"{out}: load with AutoModelForImageTextToText.from_pretrained({str(out)!r})")
 
 
+# -- ja-vila plan-training --config STEP.yaml --gpus N ------------------------------------------
+@app.command("plan-training")
+def plan_training_cmd(
+    config: Annotated[Path, typer.Option("--config", help="A step's training YAML, e.g. configs/train/step1.yaml.")],
+    gpus: Annotated[int, typer.Option("--gpus", help="GPUs in the job.")] = 64,
+    gpu_memory: Annotated[float, typer.Option("--gpu-memory", help="Memory of one GPU in GB.")] = 80.0,
+    mfu: Annotated[float, typer.Option("--mfu", help="Assumed model FLOPs utilisation.")] = 0.4,
+    peak_tflops: Annotated[float, typer.Option("--peak-tflops", help="Peak bf16 TFLOP/s of one GPU (A100: 312, H100: 989).")] = 312.0,
+    step: Annotated[int | None, typer.Option("--step", help="0, 1 or 2 (default: from the file name).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the plan as JSON here.")] = None,
+) -> None:
+    """Plan a paper-scale step: parameters, memory per GPU (ZeRO-2/3, FSDP2), FLOPs, tokens, GPU-hours."""
+    import json
+
+    from training.plan import format_plan, plan_training
+
+    try:
+        plan = plan_training(config, gpus, gpu_memory, mfu, peak_tflops, step=step)
+    except (ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    print(format_plan(plan))
+    if json_out:
+        json_out.write_text(json.dumps(plan.to_dict(), indent=1), encoding="utf-8")
+
+
 # -- ja-vila release dataset|model ---------------------------------------------------------------
 release_app = typer.Typer(help="Verify, stage and push a dataset or model folder to the Hugging Face Hub.",
                           no_args_is_help=True)
@@ -274,8 +300,8 @@ def evolve_cmd(
     """Evolve a VL fine-tuning dataset generation by generation (task, qa or multi_agent mode; resumable:
     re-run the same command and finished generations are skipped)."""
     from dataset_builders.config import ConfigError, load_config
-    from dataset_builders.evolve import EvolveConfig, run_evolve
     from dataset_builders.llm.secrets import MissingAPIKey
+    from ja_vila.evolve import EvolveConfig, run_evolve
 
     try:
         result = run_evolve(load_config(EvolveConfig, config, overrides), out)

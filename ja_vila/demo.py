@@ -1,6 +1,6 @@
 """``ja-vila demo``: every capability on the embedded sample, offline, in a few minutes on 2 cores.
 
-The embedded sample (``ja_vila/sample/documents.jsonl``) is rendered as a mini-crawl — a WARC of
+The embedded sample (``dataset_builders/tiny/sample/documents.jsonl``) is rendered as a mini-crawl — a WARC of
 Japanese web pages whose images a loopback server generates — and goes through the same code a
 real build uses, with tiny random models where the real ones would be downloaded:
 
@@ -65,8 +65,8 @@ def _funnel_line(stats: dict[str, Any]) -> str:
 
 
 def stage_crawl(ctx: DemoContext) -> None:
-    from ja_vila.sample import load_documents
-    from ja_vila.sample.mini_crawl import build_mini_crawl
+    from dataset_builders.tiny.sample import load_documents
+    from dataset_builders.tiny.sample.mini_crawl import build_mini_crawl
 
     ctx.warc = build_mini_crawl(ctx.out / "crawl", ctx.image_base_url)
     ctx.add("mini-crawl", f"{len(load_documents())} sample pages as a WARC; images served on loopback", ctx.warc)
@@ -93,7 +93,7 @@ def stage_interleaved(ctx: DemoContext) -> None:
 
 def stage_instruct(ctx: DemoContext) -> None:
     from dataset_builders.instruct.demo import build_demo_instruct
-    from ja_vila.testing.synthetic_images import make_image
+    from dataset_builders.tiny.synthetic_images import make_image
 
     out = ctx.out / "datasets" / "ja-instruct"
     photos = [(f"photo-{i:02d}", make_image(f"demo-photo-{i}", 640, 480)) for i in range(8)]
@@ -130,7 +130,7 @@ def stage_eval(ctx: DemoContext) -> None:
 
     model = ctx.models.get("step2")
     if model is None:
-        from ja_vila.testing.tiny_models import save_tiny_llava
+        from dataset_builders.tiny.models import save_tiny_llava
 
         model = save_tiny_llava(ctx.out / "models" / "untrained-tiny", seed=ctx.seed)
     report = run_demo_eval(model, ctx.out / "eval", ctx.judge_url)
@@ -184,8 +184,8 @@ def _free_port() -> int:
 
 
 def run_demo(out: str | Path, seed: int = 0) -> DemoContext:
-    from ja_vila.testing.image_server import ImageServer
-    from ja_vila.testing.openai_server import ScriptedOpenAIServer
+    from ja_vila.servers.image_server import ImageServer
+    from ja_vila.servers.openai_server import ScriptedOpenAIServer
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ import datasets
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from dataset_builders.funnel import Funnel
+from dataset_builders.project import PROJECT_URL
 from dataset_builders.schema import SCHEMAS, DatasetSchema
 
 TEMPLATE = Path(__file__).parent / "templates" / "dataset_card.md"
@@ -40,6 +41,10 @@ class DatasetCardInfo:
     thresholds: dict[str, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     task_categories: list[str] = field(default_factory=lambda: ["image-text-to-text"])
+
+    def render(self, schema: DatasetSchema, funnel: Funnel, n_samples: int, n_shards: int) -> str:
+        """The card's text (``finalize_dataset`` calls this to write a folder's README.md)."""
+        return str(render_dataset_card(schema, self, funnel, n_samples=n_samples, n_shards=n_shards))
 
 
 def _feature_type(feature) -> str:
@@ -100,6 +105,7 @@ def render_dataset_card(
         pretty_name=info.pretty_name,
         description=info.description,
         repo_id=info.repo_id,
+        project_url=PROJECT_URL,
         schema_name=schema.name,
         n_samples=f"{n_samples:,}",
         n_shards=n_shards,

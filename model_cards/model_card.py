@@ -16,6 +16,8 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
+from dataset_builders.project import PROJECT_URL
+
 TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
 
 
@@ -148,6 +150,7 @@ def render_model_card(
         template_path=str(TEMPLATE),
         model_name=info.model_name,
         repo_id=info.repo_id,
+        project_url=PROJECT_URL,
         description=info.description or (
             "A Japanese vision-language model with the LLM-jp-3 VILA architecture (SigLIP vision encoder, "
             "2-layer MLP projector, LLM-jp-3 language model), trained with ja-vila."),

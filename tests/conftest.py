@@ -31,8 +31,8 @@ def realdata() -> Path:
 
 @pytest.fixture
 def image_server():
-    """A started loopback :class:`~ja_vila.testing.image_server.ImageServer` (fresh counters per test)."""
-    from ja_vila.testing.image_server import ImageServer
+    """A started loopback :class:`~ja_vila.servers.image_server.ImageServer` (fresh counters per test)."""
+    from ja_vila.servers.image_server import ImageServer
 
     with ImageServer() as server:
         yield server

@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dataset_builders.evolve import EvolveConfig
-from dataset_builders.evolve.config import (
+from dataset_builders.llm import LLMConfig
+from dataset_builders.tiny.models import save_tiny_llava
+from ja_vila.evolve import EvolveConfig
+from ja_vila.evolve.config import (
     BudgetSettings,
     DiversitySettings,
     EvalSettings,
     TrainSettings,
     VerifySettings,
 )
-from dataset_builders.llm import LLMConfig
-from ja_vila.testing.tiny_models import save_tiny_llava
 from training.data.synthetic import COLOURS, colour_image, write_instruct
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ import pytest
 
 from dataset_builders.config import load_config
 from dataset_builders.interleaved.build import InterleavedConfig, build_interleaved
-from ja_vila.sample import load_documents
-from ja_vila.sample.mini_crawl import build_mini_crawl, expected_images
+from dataset_builders.tiny.sample import load_documents
+from dataset_builders.tiny.sample.mini_crawl import build_mini_crawl, expected_images
 from ja_vila.testing.corpus import write_real_pages_corpus, write_sample_corpus
 from ja_vila.testing.redirect import RedirectImagesToLoopback
 from tests.build_helpers import REPO, assert_funnel_consistent, kill_and_resume, load_rows
@@ -21,7 +21,7 @@ def config(*overrides: str) -> InterleavedConfig:
 
 def page_order(base_url: str) -> dict[str, list[str]]:
     """For each sample page, its image URLs in page order."""
-    from ja_vila.sample.mini_crawl import page_url
+    from dataset_builders.tiny.sample.mini_crawl import page_url
 
     return {page_url(doc): [url for url, _ in expected_images(doc, base_url)] for doc in load_documents()}
 

@@ -9,8 +9,8 @@ import pytest
 
 from dataset_builders.config import load_config
 from dataset_builders.pairs.build import PairsConfig, build_pairs
+from dataset_builders.tiny.sample.mini_crawl import build_mini_crawl
 from dataset_builders.web.japanese import japanese_ratio
-from ja_vila.sample.mini_crawl import build_mini_crawl
 from ja_vila.testing.corpus import write_real_pages_corpus, write_sample_corpus
 from ja_vila.testing.redirect import RedirectImagesToLoopback
 from tests.build_helpers import REPO, assert_funnel_consistent, kill_and_resume, load_rows

@@ -43,3 +43,11 @@ def test_missing_file_and_bad_override():
         load_config(Outer, "no/such.yaml")
     with pytest.raises(ConfigError, match="key.sub=value"):
         load_config(Outer, None, ["tasks"])
+
+
+def test_override_below_a_null_key_and_below_a_scalar(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("inner: null\nlabel: abc\n", encoding="utf-8")
+    assert load_config(Outer, path, ["inner.threshold=0.3"]).inner == Inner(threshold=0.3)
+    with pytest.raises(ConfigError, match="label is 'abc', not a mapping"):
+        load_config(Outer, path, ["label.x=1"])

@@ -26,7 +26,7 @@ from dataset_builders.interleaved import (
 )
 from dataset_builders.keys import make_key
 from dataset_builders.shard_writer import ShardWriter
-from ja_vila.testing.tokenizer import build_tokenizer
+from dataset_builders.tiny.tokenizer import build_tokenizer
 from model_cards.dataset_card import DatasetCardInfo
 
 COLOURS = [(230, 25, 25), (25, 200, 40), (30, 60, 230), (240, 220, 20), (200, 30, 220), (20, 220, 220)]

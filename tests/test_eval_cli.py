@@ -11,13 +11,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from dataset_builders.tiny.models import save_tiny_llava
 from eval.metrics import rouge_ja, vqa_accuracy
 from eval.metrics.heron import HERON_PROMPT_VERSION
 from eval.metrics.judge import JUDGE_PROMPT_VERSION
 from ja_vila.cli import app
+from ja_vila.servers.openai_server import ScriptedOpenAIServer
 from ja_vila.testing.eval_fixtures import build_realdata_benchmarks
-from ja_vila.testing.openai_server import ScriptedOpenAIServer
-from ja_vila.testing.tiny_models import save_tiny_llava
 
 TASKS = "heron_bench,ja_vlm_bench_in_the_wild,ja_vg_vqa_500,textvqa"
 

@@ -11,8 +11,8 @@ import pytest
 
 from dataset_builders.llm.secrets import MissingAPIKey
 from eval.metrics import heron, judge
-from ja_vila.testing import openai_server
-from ja_vila.testing.openai_server import ScriptedOpenAIServer
+from ja_vila.servers import openai_server
+from ja_vila.servers.openai_server import ScriptedOpenAIServer
 
 
 @pytest.fixture

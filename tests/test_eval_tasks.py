@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from dataset_builders.tiny.synthetic_images import make_image
 from eval.prompts import LLMJP_V3_TEMPLATE, build_prompt, clean_answer, resolve_format
 from eval.tasks import TASKS, get_task
 from eval.tasks.textvqa import textvqa_prompt
 from ja_vila.testing.eval_fixtures import build_realdata_benchmarks
-from ja_vila.testing.synthetic_images import make_image
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +127,9 @@ def test_prompt_formats():
 
 
 def test_runner_batches_keep_order_and_match_single(tmp_path):
+    from dataset_builders.tiny.models import save_tiny_llava
     from eval.runner import GenerationSettings, VLMRunner
     from eval.tasks.base import EvalItem
-    from ja_vila.testing.tiny_models import save_tiny_llava
 
     model = save_tiny_llava(tmp_path / "model")
     items = [EvalItem(id=str(i), question=q, prompt=q, image=make_image(f"img{i}", 40 + 8 * i, 30))
@@ -170,9 +170,9 @@ def test_no_double_bos_with_a_chat_template():
 def test_runner_uses_the_processors_chat_template(tmp_path):
     from transformers import AutoProcessor
 
+    from dataset_builders.tiny.models import save_tiny_llava
     from eval.runner import GenerationSettings, VLMRunner
     from eval.tasks.base import EvalItem
-    from ja_vila.testing.tiny_models import save_tiny_llava
 
     model = save_tiny_llava(tmp_path / "model")
     processor = AutoProcessor.from_pretrained(model)

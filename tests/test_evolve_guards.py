@@ -7,19 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from dataset_builders.evolve import (
+from ja_vila.evolve import (
     TaskArchive,
     ocr_consistent,
     self_consistency,
     similarity,
     unverifiable_keyword,
 )
-from dataset_builders.evolve.agents import Agent, make_budget
-from dataset_builders.evolve.config import DiversitySettings, VerifySettings
-from dataset_builders.evolve.failures import Failure
-from dataset_builders.evolve.images import TrainImage
-from dataset_builders.evolve.schemas import ProposedTask
-from dataset_builders.evolve.tasks import TaskRecord, annotate_tasks, propose_tasks
+from ja_vila.evolve.agents import Agent, make_budget
+from ja_vila.evolve.config import DiversitySettings, VerifySettings
+from ja_vila.evolve.failures import Failure
+from ja_vila.evolve.images import TrainImage
+from ja_vila.evolve.schemas import ProposedTask
+from ja_vila.evolve.tasks import TaskRecord, annotate_tasks, propose_tasks
 from ja_vila.testing.evolve_server import EvolveScriptedServer
 from tests.evolve_helpers import llm, tiny_config
 from training.data.synthetic import colour_image

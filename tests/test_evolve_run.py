@@ -8,9 +8,9 @@ import json
 import datasets
 import pytest
 
-from dataset_builders.evolve import run as evolve_run
-from dataset_builders.evolve import run_evolve
-from dataset_builders.evolve.config import BudgetSettings
+from ja_vila.evolve import run as evolve_run
+from ja_vila.evolve import run_evolve
+from ja_vila.evolve.config import BudgetSettings
 from ja_vila.testing.evolve_server import EvolveScriptedServer
 from tests.evolve_helpers import make_inputs, tiny_config
 

@@ -52,7 +52,7 @@ def build(kind: str, corpus: Path, out: Path, *overrides: str) -> dict:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from ja_vila.testing.image_server import ImageServer
+    from ja_vila.servers.image_server import ImageServer
 
     with ImageServer() as server:
         yield write_sample_corpus(tmp_path_factory.mktemp("corpus"), server.base_url, files=3)

@@ -10,7 +10,7 @@ from datatrove.data import Document, Media, MediaType
 from PIL import Image
 
 from dataset_builders.image_checks import HashImages, ImageSizeFilter, SizeRules, check_size
-from ja_vila.testing.synthetic_images import make_image
+from dataset_builders.tiny.synthetic_images import make_image
 
 
 @pytest.mark.parametrize(

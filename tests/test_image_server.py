@@ -13,8 +13,8 @@ import imagehash
 import pytest
 from PIL import Image
 
-from ja_vila.testing.image_server import ImageServer
-from ja_vila.testing.synthetic_images import make_image
+from dataset_builders.tiny.synthetic_images import make_image
+from ja_vila.servers.image_server import ImageServer
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
 

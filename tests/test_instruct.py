@@ -28,9 +28,9 @@ from dataset_builders.instruct import InstructConfig, build_instruct, prompts_co
 from dataset_builders.instruct.annotations import read_annotations, read_llava_jsonl
 from dataset_builders.instruct.demo import build_demo_instruct
 from dataset_builders.llm.config import LLMConfig
+from dataset_builders.tiny.synthetic_images import make_image
 from ja_vila.cli import app
-from ja_vila.testing.openai_server import ScriptedOpenAIServer
-from ja_vila.testing.synthetic_images import make_image
+from ja_vila.servers.openai_server import ScriptedOpenAIServer
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER_KEY = "sk-test-MARKER-123"

@@ -21,8 +21,8 @@ from dataset_builders.llm.budget import Budget
 from dataset_builders.llm.retry import RetryPolicy, parse_retry_after
 from dataset_builders.llm.secrets import MissingAPIKey, Secret
 from dataset_builders.llm.structured import parse_answer
-from ja_vila.testing.openai_server import ScriptedOpenAIServer
-from ja_vila.testing.synthetic_images import make_image
+from dataset_builders.tiny.synthetic_images import make_image
+from ja_vila.servers.openai_server import ScriptedOpenAIServer
 
 MARKER_KEY = "sk-test-MARKER-123"
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import re
 
+from dataset_builders.tiny.sample import load_documents
+from dataset_builders.tiny.sample.mini_crawl import (
+    WARC_NAME,
+    build_mini_crawl,
+    expected_images,
+    page_url,
+    page_urls,
+)
 from dataset_builders.web import HtmlExtractor, JapaneseFilter, WarcHtmlReader, is_japanese
-from ja_vila.sample import load_documents
-from ja_vila.sample.mini_crawl import WARC_NAME, build_mini_crawl, expected_images, page_url, page_urls
 
 BASE = "http://127.0.0.1:8765"
 
@@ -81,7 +87,7 @@ def test_mini_crawl_images_are_served_by_the_loopback_server(tmp_path):
 
     from PIL import Image
 
-    from ja_vila.testing.image_server import ImageServer
+    from ja_vila.servers.image_server import ImageServer
 
     with ImageServer() as server:
         warc = build_mini_crawl(tmp_path, server.base_url)

@@ -21,7 +21,7 @@ from dataset_builders.phash import (
     phash_hex,
     to_hex,
 )
-from ja_vila.testing.synthetic_images import make_pil_image
+from dataset_builders.tiny.synthetic_images import make_pil_image
 
 
 def reference(data: bytes) -> str:

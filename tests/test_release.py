@@ -17,9 +17,9 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from typer.testing import CliRunner
 
 from dataset_builders.funnel import Funnel
+from dataset_builders.tiny.models import save_tiny_llava
 from eval.report import model_index
 from ja_vila.cli import app
-from ja_vila.testing.tiny_models import save_tiny_llava
 from model_cards.dataset_card import card_info_from_card
 from model_cards.release import ReleaseError, release_dataset, release_model
 from model_cards.release import hub as hub_module

@@ -33,8 +33,8 @@ from dataset_builders.scoring.pairs import task_scores_path
 from dataset_builders.scoring.preprocess import ImageTransform, decode_rgb
 from dataset_builders.scoring.scorer import BaseScorer
 from dataset_builders.scoring.tiny import tiny_open_clip, tiny_open_clip_scorer
-from ja_vila.testing.synthetic_images import make_image, make_pil_image
-from ja_vila.testing.tokenizer import build_tokenizer
+from dataset_builders.tiny.synthetic_images import make_image, make_pil_image
+from dataset_builders.tiny.tokenizer import build_tokenizer
 
 CAPTIONS = ["猫が窓辺で昼寝をしている", "富士山と青い空", "東京駅の赤レンガ駅舎", "夕焼けの海", "公園で遊ぶ子供たち"]
 
@@ -118,7 +118,7 @@ def test_fast_transform_equals_open_clip_eval_transform_and_hf_processor():
         quick = ImageTransform.from_open_clip(open_clip.get_model_preprocess_cfg(model))  # crop-box resize
         diff = (quick.collate([quick(img)], torch.device("cpu"), torch.float32)[0] - ours).abs()
         assert diff.max() <= 2.5 / 255 / min(quick.std) and (diff > 1e-6).float().mean() < 0.05
-    from ja_vila.testing.tiny_models import tiny_clip
+    from dataset_builders.tiny.models import tiny_clip
 
     _, processor, _ = tiny_clip(image_size=32)
     fast_hf = ImageTransform.from_hf_processor(processor, fast=False)
@@ -445,7 +445,7 @@ def test_nsfw_head_weights_load_from_a_local_file_and_sizes_are_checked(tmp_path
 
 
 def test_nsfw_filter_runs_on_the_tiny_clip_with_a_random_head_from_config():
-    step = NsfwFilter({"type": "tiny"}, {"seed": 0, "hidden_sizes": [8]}, threshold=1.01)
+    step = NsfwFilter({"type": "tiny"}, {"seed": 0, "hidden_sizes": [8], "random": True}, threshold=1.01)
     docs = [Document(text="", id=f"d{i}", media=[Media(id="m", type=MediaType.IMAGE, url="u", media_bytes=b)])
             for i, b in enumerate(_images(3, 40, 40))]
     out = list(step.run(iter(docs)))

@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from ja_vila.testing.tiny_models import TinyLlavaSpec, save_tiny_llava, tiny_clip, tiny_llava
-from ja_vila.testing.tokenizer import IMAGE_TOKEN, build_tokenizer
+from dataset_builders.tiny.models import TinyLlavaSpec, save_tiny_llava, tiny_clip, tiny_llava
+from dataset_builders.tiny.tokenizer import IMAGE_TOKEN, build_tokenizer
 
 
 def test_tokenizer_round_trips_any_text_and_keeps_image_token_whole():

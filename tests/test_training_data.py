@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ja_vila.testing.tiny_models import TinyLlavaSpec, tiny_llava
+from dataset_builders.tiny.models import TinyLlavaSpec, tiny_llava
 from training.chat_template import SYSTEM_PROMPT
 from training.data import DataSource, Renderer, VilaCollator, VilaStream
 from training.data.packing import pack

@@ -15,7 +15,7 @@ import pytest
 import torch
 from transformers import AutoModelForImageTextToText
 
-from ja_vila.testing.tiny_models import save_tiny_llava
+from dataset_builders.tiny.models import save_tiny_llava
 from training.data.synthetic import write_pairs
 
 REPO = Path(__file__).resolve().parents[1]

@@ -123,7 +123,7 @@ def test_synthdog_ja_rows_and_parquet_become_ocr_conversations(tmp_path):
 
 
 def test_every_adapter_output_renders_for_training(tmp_path):
-    from ja_vila.testing.tiny_models import tiny_llava
+    from dataset_builders.tiny.models import tiny_llava
 
     _, processor = tiny_llava()
     renderer = Renderer(processor.tokenizer, 4, 512)

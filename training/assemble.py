@@ -12,6 +12,7 @@ CLS token), ``vision_feature_layer=-1``, one ``<image>`` placeholder per patch (
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -175,21 +176,28 @@ def save_vila(model: LlavaForConditionalGeneration, processor: LlavaProcessor, p
 
 # -- real-size configuration (structure only, no weights) -------------------------------------------
 
-#: google/siglip-so400m-patch14-384, vision tower
-SIGLIP_SO400M_384 = dict(
-    hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
-    image_size=384, patch_size=14, hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6,
-)
-#: llm-jp/llm-jp-3-13b(-instruct)
-LLM_JP_3_13B = dict(
-    vocab_size=99584, hidden_size=5120, intermediate_size=13824, num_hidden_layers=40, num_attention_heads=40,
-    num_key_value_heads=40, max_position_embeddings=4096, rms_norm_eps=1e-5, rope_theta=10000.0,
-    tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=5,
-)
+#: the published configs of the two towers, shipped with the package (``training/model_configs/``)
+MODEL_CONFIGS = Path(__file__).with_name("model_configs")
+SIGLIP_SO400M_384 = "google/siglip-so400m-patch14-384"
+LLM_JP_3_13B = "llm-jp/llm-jp-3-13b-instruct"
 
 
-def real_size_config() -> LlavaConfig:
+def shipped_config(hub_id: str) -> dict:
+    """The shipped ``config.json`` of ``hub_id`` (keys starting with ``_`` are notes, dropped)."""
+    path = MODEL_CONFIGS / (hub_id.replace("/", "--") + ".json")
+    if not path.is_file():
+        known = sorted(p.stem.replace("--", "/") for p in MODEL_CONFIGS.glob("*.json"))
+        raise ValueError(f"no shipped config for {hub_id!r}; known: {', '.join(known)}")
+    return {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if not k.startswith("_")}
+
+
+def real_size_config(vision: str = SIGLIP_SO400M_384, llm: str = LLM_JP_3_13B) -> LlavaConfig:
     """LLM-jp-3 VILA 14B's Llava config (SigLIP-so400m-patch14-384 + llm-jp-3-13b, ``<image>`` added
-    as id 99584, the vocabulary grown by one). Build it on ``torch.device("meta")`` to inspect shapes."""
-    text = LlamaConfig(**{**LLM_JP_3_13B, "vocab_size": LLM_JP_3_13B["vocab_size"] + 1})
-    return vila_config(SiglipVisionConfig(**SIGLIP_SO400M_384), text, image_token_id=LLM_JP_3_13B["vocab_size"])
+    as a new last id, the vocabulary grown by one). Build it on ``torch.device("meta")`` to inspect shapes."""
+    text = shipped_config(llm)
+    text.pop("architectures", None)
+    text.pop("model_type", None)
+    vocab = text["vocab_size"]
+    vision_cfg = shipped_config(vision)
+    vision_cfg.pop("model_type", None)
+    return vila_config(SiglipVisionConfig(**vision_cfg), LlamaConfig(**{**text, "vocab_size": vocab + 1}), image_token_id=vocab)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from transformers import LlamaForCausalLM, SiglipVisionModel
 
-from ja_vila.testing.tiny_models import TinyLlavaSpec, llava_config, tiny_llava
+from dataset_builders.tiny.models import TinyLlavaSpec, llava_config, tiny_llava
 from training import step0, step1, step2
 
 logger = logging.getLogger(__name__)

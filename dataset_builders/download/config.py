@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from dataset_builders.images import JPEG_QUALITY, MAX_PIXELS
+from dataset_builders.project import PROJECT_URL, VERSION
 
-DEFAULT_USER_AGENT = "ja-vila/0.1 (+https://github.com/llm-jp/ja-vila; Japanese VLM dataset research)"
+DEFAULT_USER_AGENT = f"ja-vila/{VERSION} (+{PROJECT_URL}; Japanese VLM dataset research)"
 
 
 @dataclass

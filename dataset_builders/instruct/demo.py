@@ -1,8 +1,7 @@
-"""``ja-instruct`` for the demo: photo conversations + LLaVA-style COCO samples from a scripted
-OpenAI-compatible server (``ja_vila.testing.openai_server``) the demo starts itself.
+"""``ja-instruct`` for the demo: photo conversations + LLaVA-style COCO samples from an
+OpenAI-compatible server at ``server_url`` (the demo starts a scripted one on loopback and passes its URL).
 
-    with ScriptedOpenAIServer() as server:
-        stats = build_demo_instruct("demo-out/ja-instruct", "demo-out/images", server.url)
+    stats = build_demo_instruct("demo-out/ja-instruct", "demo-out/images", server_url)
 """
 
 from __future__ import annotations
@@ -74,14 +73,14 @@ def build_demo_instruct(
     Args:
         out_dir: the dataset folder (shards, README.md, stats.json, llm_cache/).
         images: a folder of photos (or of WebDataset shards), or ``(name, bytes | PIL.Image)`` pairs.
-        server_url: base URL of an OpenAI-compatible server (``ScriptedOpenAIServer().url``).
+        server_url: base URL of an OpenAI-compatible server (the demo's scripted one).
         model: the model name sent (and recorded as the generator).
         max_photos: use at most this many photos.
 
     Returns the stats of the finished folder (``samples``, ``shards``, ``funnel``) plus
     ``llm_usage`` per source. Re-running is free: everything comes from the cache / shards.
     """
-    from ja_vila.testing.synthetic_images import make_image
+    from dataset_builders.tiny.synthetic_images import make_image
 
     out_dir = Path(out_dir)
     llm = LLMConfig(provider="openai_compatible", base_url=server_url, model=model, concurrency=4, timeout_s=10,

@@ -35,7 +35,9 @@ from dataset_builders.pipeline.stage import ExecutorConfig, run_stage
 from dataset_builders.pipeline.stats_funnel import merge_funnels
 from dataset_builders.pipeline.web_front import WebConfig, run_web_front
 from dataset_builders.pipeline.write_shards import WriteShards
-from dataset_builders.scoring.nsfw import NsfwConfig, nsfw_steps
+from dataset_builders.scoring.nsfw import NsfwConfig, nsfw_card_line, nsfw_steps
+from dataset_builders.scoring.preflight import check_models
+from dataset_builders.scoring.presets import PAPER_INTERLEAVED_SCORER as PAPER_SCORER
 from dataset_builders.scoring.similarity import ImageSentenceSimilarity
 from dataset_builders.text.harmful import ALL_KINDS, HarmfulContentFilter
 from dataset_builders.text.split_step import SplitSentences
@@ -43,8 +45,6 @@ from dataset_builders.text.splitter import DEFAULT_SPLITTER
 from model_cards.dataset_card import DatasetCardInfo
 
 logger = logging.getLogger(__name__)
-
-PAPER_SCORER = {"type": "open_clip", "model": "xlm-roberta-large-ViT-H-14", "pretrained": "frozen_laion5b_s13b_b90k"}
 
 
 @dataclass
@@ -87,7 +87,7 @@ def card_info(config: InterleavedConfig) -> DatasetCardInfo:
             "sentences": f"{config.splitter} splitter; sentences without digit, Latin letter or Japanese character merged into the previous one",
             "image size": f"shorter side ≥ {config.web.image_size.min_side}px, aspect {config.web.image_size.min_aspect}–{config.web.image_size.max_aspect}",
             "duplicates": f"pHash Hamming ≤ {config.dedup_max_distance} within a page (largest kept); images with ≥ {config.web.frequent_images.min_duplicates} near-duplicates in samples of {config.web.frequent_images.sample_size} removed",
-            "NSFW": "off" if config.nsfw is None else f"p ≥ {config.nsfw.threshold} removed ({config.nsfw.scorer})",
+            "NSFW": nsfw_card_line(config.nsfw),
             "similarity": f"{config.scorer}; an image below {r.min_similarity} for every sentence is removed",
             "assignment": f"{r.solver} linear assignment maximising total similarity (lapjv padded as MMC4 gives the same result)",
             "documents": f"{r.min_images}–{r.max_images} images, {r.min_sentences}–{r.max_sentences} sentences, assigned pairs ≥ {r.min_similarity}, ≤ {r.max_tokens} tokens ({r.tokens_per_image} per image, tokenizer {config.tokenizer})",
@@ -105,6 +105,7 @@ def build_interleaved(
     ``extra_text_steps`` (your own filters, or URL rewriting in tests) run after the builder's
     text rules and before anything is downloaded.
     """
+    check_models(config.nsfw, {"scorer": config.scorer}, {"tokenizer": config.tokenizer})  # before anything is read
     output = Path(output)
     work = Path(work_dir) if work_dir else output.with_name(output.name + ".work")
     r = config.rules

@@ -63,7 +63,7 @@ def load_tokenizer(
     offline tokenizer, for tests and the demo); the image placeholder is made a single special token
     if the tokenizer does not have it (the LLM-jp-3 tokenizer does not)."""
     if tokenizer == "tiny":
-        from ja_vila.testing.tokenizer import build_tokenizer
+        from dataset_builders.tiny.tokenizer import build_tokenizer
 
         tokenizer = build_tokenizer()
     if isinstance(tokenizer, str | os.PathLike):

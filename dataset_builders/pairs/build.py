@@ -31,15 +31,12 @@ from dataset_builders.pipeline.stats_funnel import merge_funnels
 from dataset_builders.pipeline.web_front import WebConfig, run_web_front
 from dataset_builders.pipeline.write_shards import WriteShards
 from dataset_builders.scoring.combine import DEFAULT_DROP_FRACTION
-from dataset_builders.scoring.nsfw import NsfwConfig, nsfw_steps
+from dataset_builders.scoring.nsfw import NsfwConfig, nsfw_card_line, nsfw_steps
 from dataset_builders.scoring.pairs import PairScoreCut, PairScorer, PairScoreWriter, merge_pair_scores
+from dataset_builders.scoring.preflight import check_models
+from dataset_builders.scoring.presets import PAPER_PAIR_SCORERS as PAPER_SCORERS
 from dataset_builders.text.alt_text import DEFAULT_MIN_CHARS, AltTextFilter
 from model_cards.dataset_card import DatasetCardInfo
-
-PAPER_SCORERS = {
-    "openclip_xlmr_h14": {"type": "open_clip", "model": "xlm-roberta-large-ViT-H-14", "pretrained": "frozen_laion5b_s13b_b90k"},
-    "japanese_clip": {"type": "transformers", "model": "line-corporation/clip-japanese-base", "trust_remote_code": True},
-}
 
 
 @dataclass
@@ -77,7 +74,7 @@ def card_info(config: PairsConfig) -> DatasetCardInfo:
             "frequency": f"alt texts occurring ≥ {config.max_alt_occurrences} times dropped; one pair per (image pHash, alt text), smallest key kept",
             "image size": f"shorter side ≥ {web.image_size.min_side}px, aspect {web.image_size.min_aspect}–{web.image_size.max_aspect}; stored with longest side ≤ {web.download.max_side}px",
             "frequent images": f"images with ≥ {web.frequent_images.min_duplicates} near-duplicates (pHash Hamming ≤ {web.frequent_images.max_distance}) in samples of {web.frequent_images.sample_size} removed",
-            "NSFW": "off" if config.nsfw is None else f"p ≥ {config.nsfw.threshold} removed ({config.nsfw.scorer})",
+            "NSFW": nsfw_card_line(config.nsfw),
             "CLIP scores": ", ".join(f"`{k}`: {v}" for k, v in sorted(config.scorers.items())),
             "combined score": "clip_score = mean over models of (score / |corpus median of that model's scores|)",
             "cut": f"the bottom {config.drop_fraction:.0%} of clip_score over the whole corpus dropped (pairs tied at the threshold kept)",
@@ -95,6 +92,7 @@ def build_pairs(
     ``extra_text_steps`` (your own filters, or URL rewriting in tests) run after the builder's
     text rules and before anything is downloaded.
     """
+    check_models(config.nsfw, {f"scorers.{k}": v for k, v in config.scorers.items()})  # before anything is read
     output = Path(output)
     work = Path(work_dir) if work_dir else output.with_name(output.name + ".work")
     alt = config.alt_text

@@ -2,13 +2,19 @@
 
 The design of dataset2metadata / LAION's CLIP-based-NSFW-Detector (the paper removed NSFW images
 with dataset2metadata): embed the image with CLIP ViT-L/14 (OpenAI weights, 768-d), L2-normalise,
-and run a small binary MLP. LAION's released ViT-L/14 head is an AutoKeras model; as far as we know
-its layers are a feature-wise normalisation (mean/variance) then Dense 64 → 512 → 256 → 1 with ReLU
-and a sigmoid output (1 = NSFW) — the PyTorch ports name them ``norm.mean``, ``norm.variance``,
-``linear_1`` … ``linear_4``, which :class:`NsfwHead` reproduces so a converted state dict loads.
-This is an assumption from memory, so every size is configurable (``input_dim``, ``hidden_sizes``,
-``normalize_input``), and the weights are loaded only when a local path or Hub id is given.
-Without weights the head is random: fine for tests, meaningless for data.
+and run a small binary MLP. LAION's released ViT-L/14 head is an AutoKeras model
+(``clip_autokeras_binary_nsfw.zip`` in https://github.com/LAION-AI/CLIP-based-NSFW-Detector); as far
+as we know its layers are a feature-wise normalisation (mean/variance) then Dense 64 → 512 → 256 → 1
+with ReLU and a sigmoid output (1 = NSFW) — the PyTorch ports name them ``norm.mean``,
+``norm.variance``, ``linear_1`` … ``linear_4``, which :class:`NsfwHead` reproduces so a converted
+state dict loads. This is an assumption from memory, so every size is configurable (``input_dim``,
+``hidden_sizes``, ``normalize_input``).
+
+Fail closed: a head without ``weights`` is refused (:class:`MissingWeights`, naming where to get
+them and the key to set) unless the config says ``random: true`` — the tiny plumbing presets do,
+and their dataset card then says "random NSFW head (plumbing only)". The builders check this before
+the first stage (:func:`dataset_builders.scoring.preflight.check_models`), so nothing is read or
+downloaded for a build that could not filter.
 
 Config (YAML), e.g.::
 
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +39,9 @@ from datatrove.data import DocumentsPipeline, MediaType
 from datatrove.pipeline.base import PipelineStep
 from torch import nn
 
+from dataset_builders.scoring.preflight import MissingWeights, reference_problem, scorer_problems
 from dataset_builders.scoring.preprocess import ImageInput
+from dataset_builders.scoring.presets import NSFW_HEAD_SOURCE, PAPER_NSFW_SCORER
 from dataset_builders.scoring.registry import build_scorer
 from dataset_builders.scoring.scorer import Scorer
 
@@ -90,6 +98,37 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state.get("state_dict", state) if isinstance(state, dict) else state
 
 
+def _weight_file_in(folder: Path, filename: str | None) -> Path | None:
+    candidates = [folder / filename] if filename else [folder / f for f in WEIGHT_FILES]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def head_problems(head: Mapping[str, Any] | None, key: str = "nsfw.head") -> list[str]:
+    """Why the head config ``head`` cannot give a usable head (offline; empty when it can)."""
+    head = head or {}
+    weights, random = head.get("weights"), bool(head.get("random", False))
+    if weights is None:
+        if random:
+            return []
+        return [f"{key}.weights is not set: the NSFW filter needs {NSFW_HEAD_SOURCE} — "
+                f"set --set {key}.weights=FILE_OR_HUB_ID ({key}.random=true only for plumbing tests)"]
+    if random:
+        return [f"{key} sets both weights and random: true (keep one)"]
+    problem = reference_problem(weights, f"{key}.weights")
+    if problem:
+        return [problem]
+    folder = Path(weights).expanduser()
+    if folder.is_dir() and _weight_file_in(folder, head.get("filename")) is None:
+        return [f"{key}.weights={weights}: no {head.get('filename') or ' / '.join(WEIGHT_FILES)} in that folder"]
+    return []
+
+
+def require_head(head: NsfwHead | Mapping[str, Any] | None) -> None:
+    """Raise :class:`MissingWeights` (one line: where to get the weights, which key) unless ``head`` is usable."""
+    if not isinstance(head, NsfwHead) and (problems := head_problems(head)):
+        raise MissingWeights("; ".join(problems))
+
+
 def load_nsfw_head(
     weights: str | None = None,
     input_dim: int = 768,
@@ -98,18 +137,22 @@ def load_nsfw_head(
     filename: str | None = None,
     revision: str | None = None,
     seed: int | None = None,
+    random: bool = False,
 ) -> NsfwHead:
-    """A head with weights from a local file/folder or a Hub repo id (``filename`` in it); random if None."""
+    """A head with weights from a local file/folder or a Hub repo id (``filename`` in it).
+
+    Without ``weights`` the head is refused unless ``random`` says a random head is wanted (plumbing).
+    """
+    require_head({"weights": weights, "random": random, "filename": filename})
     if seed is not None:
         torch.manual_seed(seed)
     head = NsfwHead(input_dim, hidden_sizes, normalize_input)
     if weights is None:
-        logger.warning("NSFW head has no weights (random init): its probabilities mean nothing")
+        logger.warning("NSFW head is random (random: true): its probabilities mean nothing — plumbing only")
         return head.eval()
-    path = Path(weights)
+    path = Path(weights).expanduser()
     if path.is_dir():
-        candidates = [path / filename] if filename else [path / f for f in WEIGHT_FILES]
-        path = next((p for p in candidates if p.is_file()), None)
+        path = _weight_file_in(path, filename)
         if path is None:
             raise FileNotFoundError(f"no NSFW head weights ({', '.join(WEIGHT_FILES)}) in {weights}")
     elif not path.is_file():
@@ -133,6 +176,7 @@ class NsfwDetector:
     """An image embedder (any :class:`Scorer`, normally CLIP ViT-L/14) plus an :class:`NsfwHead`."""
 
     def __init__(self, scorer: Scorer | Mapping[str, Any], head: NsfwHead | Mapping[str, Any] | None = None):
+        require_head(head)  # before the scorer's weights are fetched
         self.scorer = build_scorer(scorer)
         if not isinstance(head, NsfwHead):
             cfg = dict(head or {})
@@ -175,6 +219,7 @@ class NsfwFilter(PipelineStep):
         super().__init__()
         if mode not in ("media", "document"):
             raise ValueError(f"NsfwFilter mode must be 'media' or 'document', got {mode!r}")
+        require_head(head)  # fail when the pipeline is built, not in the middle of a stage
         self.scorer_config = scorer
         self.head_config = head
         self.threshold = threshold
@@ -247,16 +292,43 @@ class NsfwFilter(PipelineStep):
 
 
 @dataclass
+class NsfwHeadConfig:
+    """Where the head's weights come from (:func:`load_nsfw_head`'s arguments); ``random`` allows none."""
+
+    weights: str | None = None
+    random: bool = False
+    input_dim: int | None = None  # None: the scorer's embedding size
+    hidden_sizes: tuple[int, ...] = LAION_L14_HIDDEN
+    normalize_input: bool = True
+    filename: str | None = None
+    revision: str | None = None
+    seed: int | None = None
+
+
+@dataclass
 class NsfwConfig:
     """Builder config of the NSFW filter: CLIP image features → MLP head → probability.
 
-    The paper uses dataset2metadata (CLIP ViT-L/14 features + LAION's MLP head); ``head`` points
-    at the head's weights (``{"weights": path or Hub id, ...}`` as :func:`load_nsfw_head` takes).
+    The paper uses dataset2metadata (CLIP ViT-L/14 features + LAION's MLP head); ``head.weights``
+    points at the head's weights (a local file/folder or a Hub id). There is no default: a build
+    without them refuses to start (``head.random: true`` for plumbing runs only).
     """
 
-    scorer: dict[str, Any] = field(default_factory=lambda: {"type": "open_clip", "model": "ViT-L-14", "pretrained": "openai"})
-    head: dict[str, Any] | None = None
+    scorer: dict[str, Any] = field(default_factory=lambda: dict(PAPER_NSFW_SCORER))
+    head: NsfwHeadConfig = field(default_factory=NsfwHeadConfig)
     threshold: float = 0.5
+
+    def problems(self, key: str = "nsfw") -> list[str]:
+        """What stops this filter from starting (offline; see :mod:`dataset_builders.scoring.preflight`)."""
+        problems = head_problems(asdict(self.head), f"{key}.head") + scorer_problems(self.scorer, f"{key}.scorer")
+        dim = self.head.input_dim
+        if not problems and dim is not None and self.scorer.get("type") == "open_clip":
+            import open_clip
+
+            embed_dim = (open_clip.get_model_config(self.scorer["model"]) or {}).get("embed_dim")
+            if embed_dim is not None and embed_dim != dim:
+                problems.append(f"{key}.head.input_dim={dim} but {self.scorer['model']} embeds to {embed_dim}")
+        return problems
 
 
 def nsfw_steps(config: NsfwConfig | None) -> list[PipelineStep]:
@@ -264,4 +336,14 @@ def nsfw_steps(config: NsfwConfig | None) -> list[PipelineStep]:
     if config is None:
         logger.warning("NSFW filtering is off (nsfw: null in the config)")
         return []
-    return [NsfwFilter(config.scorer, config.head, config.threshold)]
+    return [NsfwFilter(config.scorer, asdict(config.head), config.threshold)]
+
+
+def nsfw_card_line(config: NsfwConfig | None) -> str:
+    """The dataset card's NSFW row: what was removed, and with which weights."""
+    if config is None:
+        return "off"
+    removed = f"p ≥ {config.threshold} removed ({config.scorer}"
+    if config.head.random:
+        return f"random NSFW head (plumbing only): {removed})"
+    return f"{removed}, head weights {config.head.weights})"

@@ -1,6 +1,6 @@
 """open_clip models as scorers: the paper's LAION-5B ``xlm-roberta-large-ViT-H-14`` and any other.
 
-``OpenClipScorer.from_pretrained("xlm-roberta-large-ViT-H-14", "laion5b_s13b_b90k")`` builds the
+``OpenClipScorer.from_pretrained("xlm-roberta-large-ViT-H-14", "frozen_laion5b_s13b_b90k")`` builds the
 paper's OpenCLIP (weights from the Hub cache); tests inject an already built model, its transform
 and a tokenizer instead. :func:`register_open_clip_config` adds a model config dict to open_clip's
 registry (open_clip only takes config *files*, so the dict goes through a temporary JSON file), which

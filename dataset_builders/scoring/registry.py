@@ -3,13 +3,15 @@
 Types (extra keys go to the constructor; every type also takes ``name``, ``device`` ("auto"),
 ``dtype`` (fp32 / fp16 / bf16, GPU only), ``batch_size``, ``num_workers``):
 
-- ``{"type": "open_clip", "model": "xlm-roberta-large-ViT-H-14", "pretrained": "laion5b_s13b_b90k"}``
+- ``{"type": "open_clip", "model": "xlm-roberta-large-ViT-H-14", "pretrained": "frozen_laion5b_s13b_b90k"}``
   (optionally ``model_cfg: {...}`` to register a new architecture);
 - ``{"type": "transformers", "model": "line-corporation/clip-japanese-base", "trust_remote_code": true}``;
 - ``{"type": "tiny", "seed": 0}`` — the tiny transformers CLIP (tests, demo);
 - ``{"type": "tiny_open_clip", "seed": 0}`` — the tiny open_clip CLIP.
 
-``register_scorer("mytype")`` adds a factory.
+``register_scorer("mytype")`` adds a factory. The paper's scorers are named in
+:mod:`dataset_builders.scoring.presets`; :mod:`dataset_builders.scoring.preflight` checks a config
+resolves before a build starts.
 """
 
 from __future__ import annotations
@@ -20,12 +22,6 @@ from typing import Any
 from dataset_builders.scoring.scorer import Scorer
 
 _FACTORIES: dict[str, Callable[..., Scorer]] = {}
-
-#: The paper's two pair scorers (§3, image–text pairs): LAION-5B OpenCLIP and LINE's Japanese CLIP.
-PAPER_PAIR_SCORERS = [
-    {"type": "open_clip", "name": "openclip", "model": "xlm-roberta-large-ViT-H-14", "pretrained": "laion5b_s13b_b90k"},
-    {"type": "transformers", "name": "jaclip", "model": "line-corporation/clip-japanese-base", "trust_remote_code": True},
-]
 
 
 def register_scorer(type_name: str) -> Callable[[Callable[..., Scorer]], Callable[..., Scorer]]:

@@ -1,6 +1,6 @@
 """Tiny, randomly initialised (seeded) scorers for tests, the demo and benchmarks — nothing downloaded.
 
-- :func:`tiny_clip_scorer`: the transformers ``CLIPModel`` from :func:`ja_vila.testing.tiny_models.tiny_clip`.
+- :func:`tiny_clip_scorer`: the transformers ``CLIPModel`` from :func:`dataset_builders.tiny.models.tiny_clip`.
 - :func:`tiny_open_clip`: an open_clip ``CLIP`` built by open_clip's own factory from a registered
   config dict, with the project's byte-level BPE tokenizer through :class:`HFTokenizerAdapter`.
 
@@ -44,7 +44,7 @@ def tiny_open_clip(seed: int = 0, image_size: int = 32):
     import open_clip
     import torch
 
-    from ja_vila.testing.tokenizer import build_tokenizer
+    from dataset_builders.tiny.tokenizer import build_tokenizer
 
     tok = build_tokenizer()
     name = f"{TINY_OPEN_CLIP}-{image_size}"
@@ -62,7 +62,7 @@ def tiny_open_clip_scorer(seed: int = 0, image_size: int = 32, name: str | None 
 
 
 def tiny_clip_scorer(seed: int = 0, image_size: int = 32, name: str | None = None, **kwargs: Any) -> TransformersScorer:
-    from ja_vila.testing.tiny_models import tiny_clip
+    from dataset_builders.tiny.models import tiny_clip
 
     model, processor, tokenizer = tiny_clip(seed=seed, image_size=image_size)
     return TransformersScorer(model, processor, tokenizer, name=name or f"tiny:{seed}", **kwargs)

@@ -10,8 +10,8 @@ import json
 import os
 from pathlib import Path
 
-from ja_vila.sample import load_documents
-from ja_vila.sample.mini_crawl import page_url, render_page
+from dataset_builders.tiny.sample import load_documents
+from dataset_builders.tiny.sample.mini_crawl import page_url, render_page
 
 
 def _write_split(folder: Path, records: list[dict], files: int) -> Path:

@@ -1,7 +1,7 @@
 """Local benchmark folders built from the real public samples in ``../shared/realdata`` (tests only).
 
 Questions and answers come from the real files; images are the real TextVQA photos, and synthetic
-stand-ins (:mod:`ja_vila.testing.synthetic_images`) where a benchmark's images are not included.
+stand-ins (:mod:`dataset_builders.tiny.synthetic_images`) where a benchmark's images are not included.
 Nothing is copied into the repository: everything is written under the ``out`` folder a test gives.
 
 * ``heron_bench`` — Heron's own layout: the full Japanese Heron-Bench text (103 questions) with its
@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ja_vila.testing.synthetic_images import make_image
+from dataset_builders.tiny.synthetic_images import make_image
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """The scripted OpenAI-compatible server taught the ``ja-vila evolve`` answer shapes (tests only).
 
-:class:`~ja_vila.testing.openai_server.ScriptedOpenAIServer` fills unknown schemas with one
+:class:`~ja_vila.servers.openai_server.ScriptedOpenAIServer` fills unknown schemas with one
 description for every string, so every proposed task would be the same. This subclass answers the
 evolve schemas deterministically instead:
 
@@ -22,7 +22,7 @@ import json
 import re
 from typing import Any
 
-from ja_vila.testing.openai_server import ScriptedOpenAIServer, _Handler, _image_facts, _last_user
+from ja_vila.servers.openai_server import ScriptedOpenAIServer, _Handler, _image_facts, _last_user
 
 DEFAULT_TASK_POOL = [
     ("看板の文字読み取り", "写真の中の看板に書かれている文字列をそのまま書き起こしてください。"),

@@ -10,15 +10,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataset_builders.evolve import prompts
-from dataset_builders.evolve.agents import Agent
-from dataset_builders.evolve.config import EvolveConfig
-from dataset_builders.evolve.dataset_io import GeneratedSample
-from dataset_builders.evolve.diversity import TaskArchive
-from dataset_builders.evolve.failures import Failure
-from dataset_builders.evolve.images import TrainImage
-from dataset_builders.evolve.schemas import Annotation, ProposedTask, TaskProposal, TaskSelection
-from dataset_builders.evolve.verify import ocr_consistent, self_consistency, unverifiable_keyword
+from ja_vila.evolve import prompts
+from ja_vila.evolve.agents import Agent
+from ja_vila.evolve.config import EvolveConfig
+from ja_vila.evolve.dataset_io import GeneratedSample
+from ja_vila.evolve.diversity import TaskArchive
+from ja_vila.evolve.failures import Failure
+from ja_vila.evolve.images import TrainImage
+from ja_vila.evolve.schemas import Annotation, ProposedTask, TaskProposal, TaskSelection
+from ja_vila.evolve.verify import ocr_consistent, self_consistency, unverifiable_keyword
 
 logger = logging.getLogger(__name__)
 

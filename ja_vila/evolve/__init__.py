@@ -7,11 +7,11 @@ answers), ``diversity`` (archive guard), ``verify`` (annotation checks), ``tasks
 ``qa`` (QA evolution), ``dataset_io`` (shards + card with lineage), ``plot`` (PNG), ``run`` (loop).
 """
 
-from dataset_builders.evolve.config import EvolveConfig
-from dataset_builders.evolve.dataset_io import EVOLVE_SCHEMA
-from dataset_builders.evolve.diversity import TaskArchive, diversity, similarity
-from dataset_builders.evolve.run import Evolution, is_complete, run_evolve
-from dataset_builders.evolve.verify import ocr_consistent, self_consistency, unverifiable_keyword
+from ja_vila.evolve.config import EvolveConfig
+from ja_vila.evolve.dataset_io import EVOLVE_SCHEMA
+from ja_vila.evolve.diversity import TaskArchive, diversity, similarity
+from ja_vila.evolve.run import Evolution, is_complete, run_evolve
+from ja_vila.evolve.verify import ocr_consistent, self_consistency, unverifiable_keyword
 
 __all__ = ["EVOLVE_SCHEMA", "Evolution", "EvolveConfig", "TaskArchive", "diversity", "is_complete",
            "ocr_consistent", "run_evolve", "self_consistency", "similarity", "unverifiable_keyword"]

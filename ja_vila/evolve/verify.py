@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dataset_builders.evolve.schemas import ProposedTask
+from ja_vila.evolve.schemas import ProposedTask
 
 _TRAILING = re.compile(r"[\s。．.、,!！?？「」『』\"']+")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")

@@ -26,17 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from dataset_builders.atomic import atomic_write_json, atomic_write_text
-from dataset_builders.evolve.agents import Agent, BudgetExhausted, make_budget
-from dataset_builders.evolve.config import EvolveConfig
-from dataset_builders.evolve.dataset_io import write_generation_dataset
-from dataset_builders.evolve.diversity import TaskArchive, char_ngram_cosine, diversity
-from dataset_builders.evolve.failures import evaluate_failures, train_generation, write_failures
-from dataset_builders.evolve.images import load_train_images
-from dataset_builders.evolve.plot import write_plot
-from dataset_builders.evolve.prompts import SYSTEM_ANNOTATOR, SYSTEM_PROPOSER
-from dataset_builders.evolve.qa import evolve_qa, read_questions
-from dataset_builders.evolve.schemas import ProposedTask
-from dataset_builders.evolve.tasks import annotate_tasks, propose_tasks
+from ja_vila.evolve.agents import Agent, BudgetExhausted, make_budget
+from ja_vila.evolve.config import EvolveConfig
+from ja_vila.evolve.dataset_io import write_generation_dataset
+from ja_vila.evolve.diversity import TaskArchive, char_ngram_cosine, diversity
+from ja_vila.evolve.failures import evaluate_failures, train_generation, write_failures
+from ja_vila.evolve.images import load_train_images
+from ja_vila.evolve.plot import write_plot
+from ja_vila.evolve.prompts import SYSTEM_ANNOTATOR, SYSTEM_PROPOSER
+from ja_vila.evolve.qa import evolve_qa, read_questions
+from ja_vila.evolve.schemas import ProposedTask
+from ja_vila.evolve.tasks import annotate_tasks, propose_tasks
 
 logger = logging.getLogger(__name__)
 

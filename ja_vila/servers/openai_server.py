@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from ja_vila.testing.loopback_server import LoopbackHTTPServer, LoopbackServer
+from ja_vila.servers.loopback_server import LoopbackHTTPServer, LoopbackServer
 
 MARKER = re.compile(r"\[\[mock:([a-z0-9_]+)(?:\*(\d+))?\]\]")
 BEHAVIOURS = ("ok", "malformed", "invalid", "refusal", "429", "500", "503", "hang", "drop", "echo_auth")
@@ -434,7 +434,7 @@ class ScriptedOpenAIServer(LoopbackServer):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m ja_vila.testing.openai_server [--port N]``: serve until interrupted (manual tries)."""
+    """``python -m ja_vila.servers.openai_server [--port N]``: serve until interrupted (manual tries)."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from dataset_builders.evolve.schemas import ProposedTask
+from ja_vila.evolve.schemas import ProposedTask
 
 
 def _ngrams(text: str) -> Counter[str]:

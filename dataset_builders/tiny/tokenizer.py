@@ -12,10 +12,12 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from dataset_builders.tiny.sample import load_documents
+
 IMAGE_TOKEN = "<image>"
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", IMAGE_TOKEN]
 
-#: Used when the embedded sample is not available (it always is in an installed package).
+#: Used when the embedded sample is empty (it never is in an installed package).
 _FALLBACK_TEXT = (
     "これは日本語の文章です。画像と文章を組み合わせたデータセットを作ります。"
     "富士山は日本で一番高い山です。東京駅から新幹線に乗りました。猫が窓辺で昼寝をしている。"
@@ -24,10 +26,6 @@ _FALLBACK_TEXT = (
 
 def sample_texts() -> list[str]:
     """Japanese text of the embedded sample documents (titles and sentences)."""
-    try:
-        from ja_vila.sample import load_documents
-    except ImportError:
-        return [_FALLBACK_TEXT]
     texts: list[str] = []
 
     def collect(value) -> None:  # every string in the record, whatever its field names

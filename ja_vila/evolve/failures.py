@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataset_builders.evolve.config import EvalSettings, TrainSettings
+from ja_vila.evolve.config import EvalSettings, TrainSettings
 
 logger = logging.getLogger(__name__)
 

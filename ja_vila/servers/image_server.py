@@ -55,8 +55,8 @@ from functools import lru_cache
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from ja_vila.testing.loopback_server import LoopbackHTTPServer, LoopbackServer
-from ja_vila.testing.synthetic_images import CONTENT_TYPES, EXTENSIONS, make_image
+from dataset_builders.tiny.synthetic_images import CONTENT_TYPES, EXTENSIONS, make_image
+from ja_vila.servers.loopback_server import LoopbackHTTPServer, LoopbackServer
 
 DEFAULT_ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
 _REDIRECT_CODES = {301, 302, 303, 307, 308}

@@ -1,4 +1,4 @@
-"""Tiny randomly initialised models built from configs, for tests and the demo (no downloads).
+"""Tiny randomly initialised models built from configs, for the demo, ``type: tiny`` presets and tests (no downloads).
 
 The real models are the same classes with other numbers:
 
@@ -7,7 +7,7 @@ The real models are the same classes with other numbers:
   ="full"``, ``vision_feature_layer=-1``, one image token per patch, no CLS token).
 - ``tiny_clip``: a ``CLIPModel`` with image and text towers, for similarity scoring.
 
-Both use the byte-level BPE tokenizer from :mod:`ja_vila.testing.tokenizer`, trained on the
+Both use the byte-level BPE tokenizer from :mod:`dataset_builders.tiny.tokenizer`, trained on the
 embedded Japanese sample, so nothing is fetched from the Hub.
 """
 
@@ -31,7 +31,7 @@ from transformers import (
     SiglipVisionConfig,
 )
 
-from ja_vila.testing.tokenizer import IMAGE_TOKEN, build_tokenizer
+from dataset_builders.tiny.tokenizer import IMAGE_TOKEN, build_tokenizer
 
 
 @dataclass(frozen=True)

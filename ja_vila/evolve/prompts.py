@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dataset_builders.evolve.failures import Failure
-from dataset_builders.evolve.schemas import ProposedTask
+from ja_vila.evolve.failures import Failure
+from ja_vila.evolve.schemas import ProposedTask
 
 SYSTEM_PROPOSER = ("あなたは視覚言語モデル（VLM）の学習データを設計する研究者です。"
                    "モデルの誤答を分析し、弱点を補う新しいファインチューニング用タスクを設計します。")

@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from dataset_builders.atomic import atomic_open
-from ja_vila.sample import load_documents
+from dataset_builders.tiny.sample import load_documents
 
 SITE = "https://sample.ja-vila.invalid"
 WARC_NAME = "sample-mini-crawl.warc.gz"
@@ -162,7 +162,7 @@ def build_mini_crawl(out_dir: str | Path, image_base_url: str) -> Path:
 
     docs = load_documents()
     if not docs:
-        raise FileNotFoundError("ja_vila/sample/documents.jsonl is missing or empty; reinstall ja-vila")
+        raise FileNotFoundError("dataset_builders/tiny/sample/documents.jsonl is missing or empty; reinstall ja-vila")
     path = Path(out_dir) / WARC_NAME
     with atomic_open(path, "wb") as f:
         writer = WARCWriter(f, gzip=True, warc_version="WARC/1.1")

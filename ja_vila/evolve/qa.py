@@ -11,13 +11,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from dataset_builders.evolve import prompts
-from dataset_builders.evolve.agents import Agent
-from dataset_builders.evolve.config import EvolveConfig
-from dataset_builders.evolve.dataset_io import GeneratedSample
-from dataset_builders.evolve.images import TrainImage
-from dataset_builders.evolve.schemas import DetailedCaption, EvolvedQuestion, QAPairs
-from dataset_builders.evolve.verify import ocr_consistent
+from ja_vila.evolve import prompts
+from ja_vila.evolve.agents import Agent
+from ja_vila.evolve.config import EvolveConfig
+from ja_vila.evolve.dataset_io import GeneratedSample
+from ja_vila.evolve.images import TrainImage
+from ja_vila.evolve.schemas import DetailedCaption, EvolvedQuestion, QAPairs
+from ja_vila.evolve.verify import ocr_consistent
 
 logger = logging.getLogger(__name__)
 
