@@ -20,9 +20,9 @@ from dataset_builders.pairs.build import PairsConfig, build_pairs
 from dataset_builders.pairs.sample import pairs_schema
 from dataset_builders.phash import phash_hex
 from dataset_builders.schema import IMAGE_PROVENANCE, PAGE_PROVENANCE, SCHEMAS
+from dataset_builders.tiny.sample import load_documents
+from dataset_builders.tiny.sample.mini_crawl import BANNER, build_mini_crawl, expected_images, page_url
 from dataset_builders.web.jsonl_reader import record_to_document
-from ja_vila.sample import load_documents
-from ja_vila.sample.mini_crawl import BANNER, build_mini_crawl, expected_images, page_url
 from ja_vila.testing.corpus import write_sample_corpus
 from model_cards.dataset_card import schema_from_card, schema_rows
 from tests.build_helpers import REPO, load_rows
