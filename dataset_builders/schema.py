@@ -5,14 +5,19 @@ it, and the dataset card declares its ``datasets.Features`` so that ``load_datas
 whose samples carry different numbers of images (see DESIGN §3: without declared features the
 WebDataset loader infers columns from the first 5 samples and fails or drops later images).
 
-Builders extend a base schema with their own metadata fields::
+Every ``json`` field carries a one-line description (:class:`Field`) that the card lists beside
+its type. Builders extend a base schema with their own metadata fields::
 
-    PAIRS.with_json_fields(clip_score=Value("float32"))
+    PAIRS.with_json_fields(clip_score=Field(Value("float32"), "combined CLIP score"))
+
+The provenance fields (:data:`PAGE_PROVENANCE`, :data:`IMAGE_PROVENANCE`) trace every sample back
+to its input record (WARC record or JSONL line), its page and the download of each image.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +41,34 @@ class InvalidSample(ValueError):
 
 
 @dataclass(frozen=True)
+class Field:
+    """A ``json`` field: its ``datasets`` feature and the one-line description the card shows.
+
+    ``parts`` describes the members of a struct (or of a list of structs) field; build such a field
+    with :func:`struct_field` so the feature and the parts cannot disagree.
+    """
+
+    feature: Any
+    description: str
+    parts: Mapping[str, Field] | None = None
+
+
+def struct_field(parts: Mapping[str, Field], description: str, many: bool = False) -> Field:
+    """A struct field (``many=True``: a list of structs) from described member fields."""
+    inner = {name: f.feature for name, f in parts.items()}
+    return Field(List(inner) if many else inner, description, dict(parts))
+
+
+def _field_docs(name: str, f: Field) -> dict[str, str]:
+    docs = {name: f.description}
+    if f.parts:
+        prefix = f"{name}[]." if isinstance(f.feature, List) else f"{name}."
+        for sub, part in f.parts.items():
+            docs.update(_field_docs(prefix + sub, part))
+    return docs
+
+
+@dataclass(frozen=True)
 class DatasetSchema:
     """Shape of one kind of WebDataset sample.
 
@@ -44,7 +77,9 @@ class DatasetSchema:
         image_fields: the image members in slot order (``jpg`` or ``0.jpg`` … ``4.jpg``).
         min_images: how many leading image slots must be filled.
         text_field: a plain-text member (``txt``) that must be a non-empty string, if any.
-        json_fields: the ``json`` member's declared fields (all optional; missing ones load as None).
+        json_fields: the ``json`` member's declared fields (all optional; missing ones load as None),
+            as ``datasets`` features; given as :class:`Field` they also bring their description.
+        json_docs: one-line description per ``json`` field (nested members as ``name[].member``).
     """
 
     name: str
@@ -52,9 +87,21 @@ class DatasetSchema:
     min_images: int
     text_field: str | None
     json_fields: dict[str, Any] = field(default_factory=dict)
+    json_docs: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        features, docs = {}, dict(self.json_docs)
+        for name, value in self.json_fields.items():
+            if isinstance(value, Field):
+                features[name] = value.feature
+                docs.update(_field_docs(name, value))
+            else:
+                features[name] = value
+        object.__setattr__(self, "json_fields", features)
+        object.__setattr__(self, "json_docs", docs)
 
     def with_json_fields(self, **fields: Any) -> DatasetSchema:
-        """A copy with extra ``json`` fields (``datasets`` feature types) declared."""
+        """A copy with extra ``json`` fields declared (:class:`Field`, or a bare ``datasets`` feature)."""
         return replace(self, json_fields={**self.json_fields, **fields})
 
     @property
@@ -162,17 +209,43 @@ def _check_instruct(key: str, meta: dict, n_images: int) -> None:
 
 _CHECKS = {"interleaved": _check_interleaved, "instruct": _check_instruct}
 
+#: Where the sample's page came from: the input record and the page URL.
+PAGE_PROVENANCE: dict[str, Field] = {
+    "source_url": Field(Value("string"), "URL of the web page the sample comes from"),
+    "source_file": Field(Value("string"), "input file the page was read from (WARC or JSONL), relative to the --input folder"),
+    "warc_record_id": Field(Value("string"), "WARC-Record-ID header of the page's response record, verbatim (null for JSONL input)"),
+    "warc_date": Field(Value("string"), "WARC-Date of that record, as written in the WARC (null for JSONL input)"),
+    "source_line": Field(Value("int32"), "1-based line of the page's record in the JSONL file (null for WARC input)"),
+}
+
+#: Where one image came from and what its download saw (keys equal the ``Media.metadata`` keys).
+IMAGE_PROVENANCE: dict[str, Field] = {
+    "url": Field(Value("string"), "image URL as resolved on the page"),
+    "image_index": Field(Value("int32"), "0-based position of the image among the page's `<img>` elements "
+                                         "(JSONL text records: in the record's images list)"),
+    "in_main_content": Field(Value("bool"), "whether the image sits inside the page's main content (null when "
+                                            "the page came without HTML)"),
+    "http_status": Field(Value("int32"), "HTTP status of the response the image was read from"),
+    "content_type": Field(Value("string"), "Content-Type header of that response"),
+    "final_url": Field(Value("string"), "URL the image was served from after redirects (null: no redirect)"),
+    "robots_txt": Field(Value("string"), "robots.txt decision for the image URL: allowed, no_robots_txt (4xx: "
+                                         "no rules) or not_checked (robots disabled in the config)"),
+    "x_robots_tag": Field(Value("string"), "X-Robots-Tag header of the image response (null: none); images "
+                                           "opting out with noai / noimageai are never kept"),
+    "sha256": Field(Value("string"), "SHA-256 (hex) of the image bytes as downloaded, before re-encoding"),
+    "phash": Field(Value("string"), "perceptual hash of the image (imagehash.phash, 16 hex digits)"),
+    "width": Field(Value("int32"), "width of the stored image in pixels"),
+    "height": Field(Value("int32"), "height of the stored image in pixels"),
+    "original_width": Field(Value("int32"), "width of the image as downloaded"),
+    "original_height": Field(Value("int32"), "height of the image as downloaded"),
+}
+
 PAIRS = DatasetSchema(
     name="pairs",
     image_fields=("jpg",),
     min_images=1,
     text_field="txt",
-    json_fields={
-        "url": Value("string"),
-        "source_url": Value("string"),
-        "width": Value("int32"),
-        "height": Value("int32"),
-    },
+    json_fields={**PAGE_PROVENANCE, **IMAGE_PROVENANCE},
 )
 
 INTERLEAVED = DatasetSchema(
@@ -181,10 +254,15 @@ INTERLEAVED = DatasetSchema(
     min_images=1,
     text_field=None,
     json_fields={
-        "texts": List(Value("string")),
-        "image_positions": List(Value("int32")),
-        "image_urls": List(Value("string")),
-        "source_url": Value("string"),
+        "texts": Field(List(Value("string")), "the document's sentences in order"),
+        "image_positions": Field(List(Value("int32")), "image slot k follows sentence image_positions[k]"),
+        "image_urls": Field(List(Value("string")), "URL of each image slot, in slot order"),
+        **PAGE_PROVENANCE,
+        "images": struct_field(
+            {"alt": Field(Value("string"), "the image's alt text on the page (empty when none)"), **IMAGE_PROVENANCE},
+            "provenance of each image slot, in slot order",
+            many=True,
+        ),
     },
 )
 
@@ -194,9 +272,10 @@ INSTRUCT = DatasetSchema(
     min_images=1,
     text_field=None,
     json_fields={
-        "conversations": List({"role": Value("string"), "content": Value("string")}),
-        "task": Value("string"),
-        "source": Value("string"),
+        "conversations": Field(List({"role": Value("string"), "content": Value("string")}),
+                               "turns [{role, content}]; the first user turn starts with `<image>\\n`"),
+        "task": Field(Value("string"), "kind of sample (the builder's task name, e.g. vqa)"),
+        "source": Field(Value("string"), "where the image and its annotations come from"),
     },
 )
 

@@ -99,6 +99,8 @@ def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, worker
         raise typer.Exit(1) from e
     print(Funnel.from_list(stats["funnel"]).to_markdown())
     print(f"\n{output}: {stats['samples']} samples in {stats['shards']} shard(s); card {output / 'README.md'}")
+    if stats["samples"] == 0:
+        print("the dataset is empty: no sample survived (the funnel above shows where each input was dropped)")
 
 
 @build_app.command("pairs")

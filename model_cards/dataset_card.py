@@ -64,7 +64,22 @@ def schema_rows(schema: DatasetSchema) -> list[dict[str, str]]:
     for name, feature in schema.features.items():
         doc = COLUMN_DOCS.get(name) or (f"image slot {name.split('.')[0]} (None when empty)" if name.endswith(".jpg") else "")
         rows.append({"name": name, "type": _feature_type(feature), "doc": doc})
-    rows += [{"name": f"json.{k}", "type": _feature_type(v), "doc": ""} for k, v in schema.json_fields.items()]
+    for name, feature in schema.json_fields.items():
+        rows += _json_rows(f"json.{name}", feature, schema.json_docs, name)
+    return rows
+
+
+def _json_rows(label: str, feature, docs: dict[str, str], doc_key: str) -> list[dict[str, str]]:
+    """A ``json`` field's row, then one row per member of a struct (``a.b``) or list of structs (``a[].b``)."""
+    rows = [{"name": label, "type": _feature_type(feature), "doc": docs.get(doc_key, "")}]
+    members, sep = None, "."
+    if isinstance(feature, dict):
+        members = feature
+    elif isinstance(feature, datasets.List) and isinstance(feature.feature, dict):
+        members, sep = feature.feature, "[]."
+    for sub, sub_feature in (members or {}).items():
+        if docs.get(f"{doc_key}{sep}{sub}"):
+            rows += _json_rows(f"{label}{sep}{sub}", sub_feature, docs, f"{doc_key}{sep}{sub}")
     return rows
 
 
@@ -96,6 +111,7 @@ def render_dataset_card(
         n_shards=n_shards,
         schema_rows=schema_rows(schema),
         json_fields=list(schema.json_fields),
+        empty=n_samples == 0,
         funnel_table=funnel.to_markdown(),
         thresholds=info.thresholds,
         sources=info.sources,
@@ -106,6 +122,7 @@ def render_dataset_card(
 _SECTION = re.compile(r"^## (.+?)\s*$", re.M)
 _THRESHOLD = re.compile(r"^- \*\*(.+?)\*\*: (.*)$")
 _DESCRIPTION = re.compile(r"^# [^\n]*\n\n(.*?)\n\nBuilt with \[ja-vila\]", re.S | re.M)
+_JSON_ROW = re.compile(r"^\| `json\.([^`]+)` \| [^|]* \| (.*) \|\s*$", re.M)
 
 
 def _sections(text: str) -> dict[str, str]:
@@ -155,7 +172,8 @@ def schema_from_card(card: DatasetCard, schema_name: str) -> DatasetSchema:
     """The schema a card declares (its ``dataset_info.features``), named ``schema_name``.
 
     Builders extend the base schemas with their own ``json`` fields, so the card, not
-    :data:`~dataset_builders.schema.SCHEMAS`, is the record of a folder's exact columns.
+    :data:`~dataset_builders.schema.SCHEMAS`, is the record of a folder's exact columns (and of
+    their descriptions, read back from its schema table).
     """
     dataset_info = card.data.to_dict().get("dataset_info")
     if not isinstance(dataset_info, dict) or "features" not in dataset_info:
@@ -165,8 +183,9 @@ def schema_from_card(card: DatasetCard, schema_name: str) -> DatasetSchema:
     image_fields = tuple(name for name, f in features.items() if isinstance(f, datasets.Image))
     text_field = "txt" if "txt" in features else None
     json_fields = dict(features["json"]) if "json" in features else {}
+    docs = {name: doc.strip() for name, doc in _JSON_ROW.findall(card.text) if doc.strip()}
     return DatasetSchema(name=schema_name, image_fields=image_fields, min_images=base.min_images if base else 1,
-                         text_field=text_field, json_fields=json_fields)
+                         text_field=text_field, json_fields=json_fields, json_docs=docs)
 
 
 def dataset_card_for_repo(card: DatasetCard, stats: dict, repo_id: str) -> DatasetCard:

@@ -333,6 +333,38 @@ def test_statuses_persisted_and_retry_failed(image_server, tmp_path):
     assert StatusStore(work).record(urls[2])["status"] == "ok"  # the last line wins
 
 
+def test_results_record_what_the_download_saw_and_resume_keeps_it(image_server, tmp_path):
+    """Provenance of each image: HTTP status, Content-Type, robots decision, X-Robots-Tag, final URL, sha256."""
+    import hashlib
+    import urllib.request
+
+    paths = ["/img/a.png?w=40&h=30", "/bad/xrobots/n.jpg?tag=noindex", "/bad/redirect/1/m.jpg"]
+    urls = [image_server.url(p) for p in paths]
+    first = ImageDownloader(fast_config(), work_dir=tmp_path / "rank0")
+    res = first.download(urls)
+    first.close()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    for url in urls:
+        r = res[url]
+        assert r.ok and r.http_status == 200 and r.robots_txt == "allowed"
+        assert r.sha256 == hashlib.sha256(opener.open(url, timeout=10).read()).hexdigest()
+        assert {"http_status", "content_type", "robots_txt", "x_robots_tag", "sha256"} <= set(r.metadata())
+    assert [res[u].content_type for u in urls] == ["image/png", "image/jpeg", "image/jpeg"]
+    assert [res[u].x_robots_tag for u in urls] == [None, "noindex", None]  # not an opt-out: kept, recorded
+    assert res[urls[2]].final_url == image_server.url("/bad/redirect/0/m.jpg")
+    hits = dict(image_server.hits)
+    again = ImageDownloader(fast_config(), work_dir=tmp_path / "rank0")  # resumed from the status log
+    res2 = again.download(urls)
+    again.close()
+    assert dict(image_server.hits) == hits
+    assert [res2[u].metadata() for u in urls] == [res[u].metadata() for u in urls]
+
+    image_server.robots_txt = None  # 404: no rules apply
+    assert next(iter(ImageDownloader(fast_config()).download([urls[0]]).values())).robots_txt == "no_robots_txt"
+    unchecked = ImageDownloader(fast_config(respect_robots=False)).download([urls[0]])
+    assert next(iter(unchecked.values())).robots_txt == "not_checked"
+
+
 def test_torn_last_line_is_ignored_and_repaired(tmp_path):
     store = StatusStore(tmp_path)
     img = b"\xff\xd8\xff" + b"x" * 100

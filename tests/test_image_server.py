@@ -87,3 +87,39 @@ def test_stop_ends_hanging_and_dripping_connections():
         t.join(timeout=5)
         assert not t.is_alive()
     assert set(threading.enumerate()) - before == set()
+
+
+def test_one_declared_side_scales_the_other(image_server):
+    sizes = [Image.open(io.BytesIO(get(image_server.url(p))[2])).size
+             for p in ("/img/s.jpg?w=300", "/img/s.jpg?h=90", "/img/s.jpg", "/img/s.jpg?w=50&h=400")]
+    assert sizes == [(300, 225), (120, 90), (640, 480), (50, 400)]
+
+
+def test_real_pages_images_are_served_at_their_declared_size(image_server, tmp_path):
+    """RedirectImagesToLoopback keeps what the HTML declares, so the size rules see a tracking pixel
+    or a 16px icon as they would on the real web; undeclared images get a size from the URL's hash."""
+    from datatrove.data import Document
+
+    from dataset_builders.download.config import DownloadConfig
+    from dataset_builders.download.step import DownloadImages
+    from dataset_builders.image_checks import ImageSizeFilter
+    from dataset_builders.web.html_extract import extract_page
+    from ja_vila.testing.redirect import SIZES, RedirectImagesToLoopback
+
+    html = ('<html><body><article><p>本文です。</p><img src="/t/pixel.jpg" width="1" height="1">'
+            '<img src="/i/mark.png" style="width:16px;height:16px"><img src="/p/photo.jpg" width="300">'
+            '<img src="/p/wide.jpg" width="600" height="400"><img src="/p/plain.jpg"></article></body></html>')
+    page = extract_page(html, "https://news.example.jp/a.html")
+    doc = Document(text=page.text, id="a", media=page.images, metadata={"url": "https://news.example.jp/a.html"})
+    steps = [RedirectImagesToLoopback(image_server.base_url),
+             DownloadImages(tmp_path, DownloadConfig(allow_networks=("127.0.0.1/32",))), ImageSizeFilter()]
+    docs = [doc]
+    for step in steps:
+        docs = list(step(docs))
+    kept = {m.metadata["original_url"].rsplit("/", 1)[1]: (m.metadata["original_width"], m.metadata["original_height"])
+            for m in docs[0].media}
+    assert "pixel.jpg" not in kept and "mark.png" not in kept  # too small at their declared size
+    assert kept["photo.jpg"] == (300, 225) and kept["wide.jpg"] == (600, 400)
+    assert kept.get("plain.jpg", SIZES[0]) in SIZES
+    stats = {k: v.total for k, v in steps[2].stats.stats.items()}
+    assert stats["media_dropped_too_small"] >= 2 and stats["media_kept"] == len(kept)

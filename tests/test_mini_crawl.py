@@ -92,11 +92,18 @@ def test_mini_crawl_images_are_served_by_the_loopback_server(tmp_path):
     with ImageServer() as server:
         warc = build_mini_crawl(tmp_path, server.base_url)
         docs = list(HtmlExtractor()(WarcHtmlReader(warc.parent)()))
-        urls = {m.url for d in docs for m in d.media}
+        media = {m.url: m for d in docs for m in d.media}
+        urls = set(media)
         assert len(urls) > 40
+        n_declared = 0
         for url in sorted(urls):
             with urllib.request.urlopen(url, timeout=10) as r:
                 img = Image.open(io.BytesIO(r.read()))
             q = dict(p.split("=") for p in url.split("?", 1)[1].split("&"))
             assert img.size == (int(q["w"]), int(q["h"])), url
+            declared = (media[url].metadata.get("width"), media[url].metadata.get("height"))
+            if declared != (None, None):  # served at the size the HTML declares, as on the real web
+                assert declared == img.size, url
+                n_declared += 1
+        assert n_declared > 20
         assert server.hits["/img/summer_campaign_banner.jpg"] == 1

@@ -83,7 +83,9 @@ def test_pairs_round_trip(tmp_path):
     for loaded in load_both(tmp_path):
         assert [(r["__key__"], r["txt"], r["jpg"].size, colour_index(r["jpg"])) for r in loaded] == rows
         assert all(isinstance(r["jpg"], Image.Image) for r in loaded)
-        assert loaded[3]["json"] == {"url": "http://example.invalid/3.jpg", "source_url": None, "width": 63, "height": 43}
+        # every declared field loads; the ones a sample does not set are None
+        assert loaded[3]["json"] == {**dict.fromkeys(PAIRS.json_fields), "url": "http://example.invalid/3.jpg",
+                                     "width": 63, "height": 43}
 
 
 def test_interleaved_round_trip_two_to_five_images_in_order(tmp_path):

@@ -144,7 +144,7 @@ def test_clueweb_eucjp_warc_decodes_to_japanese(realdata):
     assert len(extracted) == len(kept) == 29
     first = kept[0]
     assert first.metadata["encoding"] == "euc_jp"
-    assert first.metadata["date"] == "2008-10-294T05:21:46-0700"  # invalid date kept verbatim
+    assert first.metadata["warc_date"] == "2008-10-294T05:21:46-0700"  # invalid date kept verbatim
     assert first.metadata["title"].startswith("ブラウニー ブリーフケース【ヘッドポーター HEADPORTER")
     for d in kept:
         assert "\ufffd" not in d.text and is_japanese(d.text)
@@ -276,6 +276,25 @@ def test_images_are_placed_relative_to_text():
     assert one.metadata["in_main_content"] and two.metadata["in_main_content"]
     assert not foot.metadata["in_main_content"] and foot.metadata["text_offset"] == len(page.text)
     assert "\ufdd0" not in page.text and "図" not in page.text.split("\n")[0]
+
+
+def test_declared_size_from_attributes_and_style():
+    from dataset_builders.web.declared_size import declared_size
+
+    assert declared_size({"width": "300", "height": "200px"}) == (300, 200)
+    assert declared_size({"width": "100%", "height": "auto"}) == (None, None)  # not pixels
+    assert declared_size({"width": "640", "style": "width: 120px; HEIGHT:90.5px !important"}) == (120, 90)
+    assert declared_size({"style": "max-width: 100px; height: 2em"}) == (None, None)
+    assert declared_size({"width": "1", "height": "1"}) == (1, 1)
+
+
+def test_images_carry_their_tag_index_and_declared_size():
+    html = _page('<img src="logo.svg"><img src="a.jpg" width="320" height="240">'
+                 '<img src="b.jpg" style="width:16px;height:16px"><img src="a.jpg"><img src="c.jpg" width="50%">')
+    page = extract_page(html, PAGE)
+    got = [(m.url.rsplit("/", 1)[1], m.metadata["image_index"], m.metadata.get("width"), m.metadata.get("height"))
+           for m in page.images]
+    assert got == [("a.jpg", 1, 320, 240), ("b.jpg", 2, 16, 16), ("c.jpg", 4, None, None)]
 
 
 def test_alt_text_line_wraps_between_japanese_are_removed():

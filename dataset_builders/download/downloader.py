@@ -17,6 +17,7 @@ host never holds back finished documents) asks :meth:`ImageDownloader.known` fir
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections import Counter
@@ -242,22 +243,28 @@ class ImageDownloader:
         cfg = self.config
         try:
             out = await self._fetcher.fetch(url)
+            seen = {"final_url": out.final_url, "attempts": out.attempts, "http_status": out.http_status,
+                    "content_type": out.content_type, "robots_txt": out.robots_txt, "x_robots_tag": out.x_robots_tag}
             if out.status != st.OK:
                 logger.debug("%s: %s (%s)", url, out.status, out.error)
-                return DownloadResult(url, out.status, final_url=out.final_url, attempts=out.attempts,
-                                      error=out.error)
+                return DownloadResult(url, out.status, error=out.error, **seen)
             loop = asyncio.get_running_loop()
             try:
-                prep = await loop.run_in_executor(self._pool, prepare_image, out.body, cfg.max_side,
-                                                  cfg.max_pixels, cfg.jpeg_quality)
+                prep, digest = await loop.run_in_executor(self._pool, _prepare_and_hash, out.body, cfg.max_side,
+                                                          cfg.max_pixels, cfg.jpeg_quality)
             except ImageError as e:
                 logger.debug("%s: %s (%s)", url, e.reason, e)
-                return DownloadResult(url, e.reason, final_url=out.final_url, attempts=out.attempts, error=str(e))
+                return DownloadResult(url, e.reason, error=str(e), **seen)
             return DownloadResult(url, st.OK, image=prep.data, width=prep.width, height=prep.height,
                                   original_width=prep.original_width, original_height=prep.original_height,
-                                  format=prep.format, final_url=out.final_url, attempts=out.attempts)
+                                  format=prep.format, sha256=digest, **seen)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # one bad URL never stops a run
             logger.warning("%s: unexpected %s: %s", url, type(e).__name__, e)
             return DownloadResult(url, st.INTERNAL_ERROR, error=f"{type(e).__name__}: {e}")
+
+
+def _prepare_and_hash(body: bytes, max_side: int, max_pixels: int, quality: int):
+    """:func:`prepare_image` plus the SHA-256 of the bytes as served (both off the event loop)."""
+    return prepare_image(body, max_side, max_pixels, quality), hashlib.sha256(body).hexdigest()

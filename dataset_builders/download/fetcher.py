@@ -44,6 +44,10 @@ class FetchOutcome:
     attempts: int = 0
     error: str | None = None
     retry_after: float | None = None
+    http_status: int | None = None  # of the last response
+    content_type: str | None = None
+    robots_txt: str | None = None  # decision for the last hop: allowed, no_robots_txt, not_checked
+    x_robots_tag: str | None = None
 
 
 @dataclass
@@ -148,6 +152,7 @@ class Fetcher:
                 return FetchOutcome(st.SSRF_BLOCKED, final_url=current, error=str(e))
             except HostNotFound as e:
                 return FetchOutcome(st.DNS_ERROR, final_url=current, error=str(e))
+            robots = "not_checked"
             if self.robots is not None:
                 verdict = await self.robots.allowed(current)
                 if verdict is None:
@@ -155,12 +160,14 @@ class Fetcher:
                                         error="robots.txt unreachable (RFC 9309: assume disallow)")
                 if not verdict:
                     return FetchOutcome(st.ROBOTS_DISALLOWED, final_url=current)
+                robots = "allowed" if self.robots.has_rules(current) else "no_robots_txt"
             if deadline <= loop.time():
                 return FetchOutcome(st.DEADLINE, final_url=current, error="URL deadline reached")
             res = await self._request(current, host, cfg.request_timeout)
             if isinstance(res, _Redirect):
                 current = urljoin(current, res.location)
                 continue
+            res.robots_txt = robots
             return res
         return FetchOutcome(st.TOO_MANY_REDIRECTS, final_url=current,
                             error=f"more than {cfg.max_redirects} redirects")
@@ -180,17 +187,22 @@ class Fetcher:
                         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                         if retry_after is not None and resp.status in (429, 503):
                             self.limiter.defer(domain, min(retry_after, cfg.max_retry_after))
-                        return FetchOutcome(st.http_status(resp.status), final_url=url, retry_after=retry_after)
+                        return FetchOutcome(st.http_status(resp.status), final_url=url, retry_after=retry_after,
+                                            http_status=resp.status)
+                    x_robots = resp.headers.getall("X-Robots-Tag", [])
                     if cfg.x_robots_directives:
-                        directive = x_robots_forbids(resp.headers.getall("X-Robots-Tag", []),
-                                                     cfg.x_robots_directives, cfg.agent_token)
+                        directive = x_robots_forbids(x_robots, cfg.x_robots_directives, cfg.agent_token)
                         if directive:
-                            return FetchOutcome(st.X_ROBOTS_NOAI, final_url=url, error=f"X-Robots-Tag: {directive}")
+                            return FetchOutcome(st.X_ROBOTS_NOAI, final_url=url, error=f"X-Robots-Tag: {directive}",
+                                                http_status=resp.status)
                     body = await self._read_capped(resp, cfg.max_bytes)
                     if body is None:
                         resp.close()  # drop the connection instead of draining the rest
-                        return FetchOutcome(st.TOO_LARGE, final_url=url, error=f"body over {cfg.max_bytes} bytes")
-                    return FetchOutcome(st.OK, body=body, final_url=url)
+                        return FetchOutcome(st.TOO_LARGE, final_url=url, error=f"body over {cfg.max_bytes} bytes",
+                                            http_status=resp.status)
+                    return FetchOutcome(st.OK, body=body, final_url=url, http_status=resp.status,
+                                        content_type=resp.headers.get("Content-Type"),
+                                        x_robots_tag=", ".join(x_robots) or None)
             except TimeoutError as e:
                 return FetchOutcome(st.TIMEOUT, final_url=url, error=f"timed out: {type(e).__name__}")
             except aiohttp.ClientConnectorDNSError as e:

@@ -59,17 +59,24 @@ class DownloadResult:
     final_url: str | None = None
     attempts: int = 0
     error: str | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    robots_txt: str | None = None  # allowed, no_robots_txt or not_checked
+    x_robots_tag: str | None = None
+    sha256: str | None = None  # of the bytes as downloaded
 
     @property
     def ok(self) -> bool:
         return self.status == OK
 
     def metadata(self) -> dict[str, Any]:
-        """The fields a pipeline stores in ``Media.metadata``."""
+        """The fields a pipeline stores in ``Media.metadata`` (provenance names as in the schema)."""
         meta: dict[str, Any] = {"status": self.status}
         if self.ok:
             meta.update(width=self.width, height=self.height, original_width=self.original_width,
-                        original_height=self.original_height, format=self.format, stored_format="jpeg")
+                        original_height=self.original_height, format=self.format, stored_format="jpeg",
+                        http_status=self.http_status, content_type=self.content_type, robots_txt=self.robots_txt,
+                        x_robots_tag=self.x_robots_tag, sha256=self.sha256)
             if self.final_url and self.final_url != self.url:
                 meta["final_url"] = self.final_url
         return meta
@@ -77,7 +84,7 @@ class DownloadResult:
     def to_record(self) -> dict[str, Any]:
         """JSON-able record of the status log (without the image bytes)."""
         rec = {"url": self.url, "status": self.status, "attempts": self.attempts}
-        for key in ("width", "height", "original_width", "original_height", "format", "final_url", "error"):
+        for key in _RECORD_KEYS:
             value = getattr(self, key)
             if value is not None:
                 rec[key] = value
@@ -85,6 +92,10 @@ class DownloadResult:
 
     @classmethod
     def from_record(cls, rec: dict[str, Any], image: bytes | None = None) -> DownloadResult:
-        keys = ("width", "height", "original_width", "original_height", "format", "final_url", "error")
         return cls(url=rec["url"], status=rec["status"], image=image, attempts=int(rec.get("attempts", 0)),
-                   **{k: rec.get(k) for k in keys})
+                   **{k: rec.get(k) for k in _RECORD_KEYS})
+
+
+#: Optional fields persisted in the status log (a resumed run restores them with the image).
+_RECORD_KEYS = ("width", "height", "original_width", "original_height", "format", "final_url", "error",
+                "http_status", "content_type", "robots_txt", "x_robots_tag", "sha256")

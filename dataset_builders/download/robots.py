@@ -31,6 +31,7 @@ class RobotsCache:
         self.agent = agent
         self._fetch = fetch
         self._parsers: dict[str, RobotFileParser | None] = {}  # None: unreachable
+        self._no_file: set[str] = set()  # origins whose robots.txt answered 4xx (no rules)
         self._inflight: dict[str, asyncio.Future] = {}
         self.fetches = 0
         self.max_hosts = 100_000
@@ -47,6 +48,7 @@ class RobotsCache:
             return None
         if status >= 400:
             parser.parse([])  # RFC 9309: unavailable robots.txt allows everything
+            self._no_file.add(origin)
         else:
             parser.parse(body.decode("utf-8", errors="replace").splitlines())
         return parser
@@ -66,11 +68,17 @@ class RobotsCache:
             return None
         return parser.can_fetch(self.agent, url)
 
+    def has_rules(self, url: str) -> bool:
+        """Whether ``url``'s origin served a robots.txt (False after a 4xx: no rules apply)."""
+        return origin_of(url) not in self._no_file
+
     def _settle(self, origin: str, fut: asyncio.Future) -> None:
         self._inflight.pop(origin, None)
         if not fut.cancelled() and fut.exception() is None:
             if len(self._parsers) >= self.max_hosts:  # bound memory: forget the oldest host
-                del self._parsers[next(iter(self._parsers))]
+                oldest = next(iter(self._parsers))
+                del self._parsers[oldest]
+                self._no_file.discard(oldest)
             self._parsers[origin] = fut.result()
 
     def clear_inflight(self) -> None:

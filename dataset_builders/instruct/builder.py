@@ -50,14 +50,16 @@ from dataset_builders.keys import make_key
 from dataset_builders.llm.client import LLMClient
 from dataset_builders.llm.request import LLMRequest, LLMResult
 from dataset_builders.llm.secrets import Secret
-from dataset_builders.schema import INSTRUCT
+from dataset_builders.schema import INSTRUCT, Field
 from dataset_builders.shard_writer import ShardWriter
 from model_cards.dataset_card import DatasetCardInfo
 
 logger = logging.getLogger(__name__)
 
 INSTRUCT_SCHEMA = INSTRUCT.with_json_fields(
-    image_id=Value("string"), generator=Value("string"), prompt_version=Value("string")
+    image_id=Field(Value("string"), "id of the image in its source dataset"),
+    generator=Field(Value("string"), "model that wrote the conversation (null: converted, no model)"),
+    prompt_version=Field(Value("string"), "version of the prompt the conversation was generated with"),
 )
 
 DEFAULT_SOURCE_NAMES = {"coco": "coco2014", "photos": "photos", "vqa": "ja-vg-vqa"}

@@ -8,13 +8,14 @@ from datasets import List, Value
 from datatrove.data import Document
 
 from dataset_builders.keys import make_key
-from dataset_builders.schema import INTERLEAVED, MAX_INTERLEAVED_IMAGES
+from dataset_builders.provenance import image_provenance, page_provenance
+from dataset_builders.schema import INTERLEAVED, MAX_INTERLEAVED_IMAGES, Field
 
 #: The INTERLEAVED schema plus what the assignment knows: ``similarities[k]`` is image slot k's
 #: similarity to the sentence it follows, ``num_tokens`` the document's LLM token length.
 INTERLEAVED_DOCS = INTERLEAVED.with_json_fields(
-    similarities=List(Value("float32")),
-    num_tokens=Value("int32"),
+    similarities=Field(List(Value("float32")), "CLIP similarity of image slot k to the sentence it follows"),
+    num_tokens=Field(Value("int32"), "token length of the document for the LLM (images counted as their tokens)"),
 )
 
 
@@ -43,7 +44,8 @@ def to_interleaved_sample(doc: Document) -> dict[str, Any]:
         "texts": list(doc.metadata["sentences"]),
         "image_positions": [int(p) for p in positions],
         "image_urls": [m.url for m in doc.media],
-        "source_url": source_url,
+        **page_provenance(doc.metadata, source_url),
+        "images": [{"alt": m.alt or "", **image_provenance(m)} for m in doc.media],
     }
     if "assigned_similarities" in doc.metadata:
         meta["similarities"] = [float(s) for s in doc.metadata["assigned_similarities"]]

@@ -10,6 +10,7 @@ from datatrove.data import Document, DocumentsPipeline, MediaType
 from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.keys import make_key
+from dataset_builders.provenance import page_origin
 
 
 class ExplodePairs(PipelineStep):
@@ -24,6 +25,7 @@ class ExplodePairs(PipelineStep):
             self.stat_update("total")
             page_url = page.metadata.get("url") or page.id
             pairs = []
+            origin = page_origin(page.metadata)  # the page's input record, carried into every pair
             for media in page.media:
                 if media.type != MediaType.IMAGE:
                     continue
@@ -33,7 +35,7 @@ class ExplodePairs(PipelineStep):
                 self.stat_update("media_kept")
                 pair_id = make_key(page_url, media.url)
                 media.id = pair_id
-                pairs.append(Document(text=media.alt, id=pair_id, media=[media], metadata={"source_url": page_url}))
+                pairs.append(Document(text=media.alt, id=pair_id, media=[media], metadata={"source_url": page_url, **origin}))
             if not pairs:
                 self.stat_update("dropped", "dropped_no_alt_images")
                 continue

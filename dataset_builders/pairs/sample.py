@@ -7,19 +7,21 @@ from collections.abc import Iterable
 from datasets import Value
 from datatrove.data import Document
 
-from dataset_builders.schema import PAIRS, DatasetSchema, InvalidSample
+from dataset_builders.provenance import image_provenance, page_provenance
+from dataset_builders.schema import PAIRS, DatasetSchema, Field, InvalidSample, struct_field
 
 
 def pairs_schema(scorer_names: Iterable[str]) -> DatasetSchema:
-    """PAIRS plus the download, hash and score fields; ``clip_scores`` has one field per scorer."""
+    """PAIRS (provenance) plus the alt text and score fields; ``clip_scores`` has one field per scorer."""
     return PAIRS.with_json_fields(
-        alt_raw=Value("string"),
-        original_width=Value("int32"),
-        original_height=Value("int32"),
-        phash=Value("string"),
-        nsfw=Value("float32"),
-        clip_scores={name: Value("float32") for name in sorted(scorer_names)},
-        clip_score=Value("float32"),
+        alt_raw=Field(Value("string"), "the alt text as found on the page, before whitespace normalisation"),
+        nsfw=Field(Value("float32"), "NSFW probability of the image"),
+        clip_scores=struct_field(
+            {name: Field(Value("float32"), f"cosine similarity of image and text under scorer {name}")
+             for name in sorted(scorer_names)},
+            "per-scorer CLIP similarity of image and text",
+        ),
+        clip_score=Field(Value("float32"), "combined score: mean over scorers of score / |corpus median|"),
     )
 
 
@@ -33,13 +35,8 @@ def to_pair_sample(doc: Document) -> dict:
         "jpg": media.media_bytes,
         "txt": doc.text,
         "json": {
-            "url": media.url,
-            "source_url": doc.metadata.get("source_url"),
-            "width": meta.get("width"),
-            "height": meta.get("height"),
-            "original_width": meta.get("original_width"),
-            "original_height": meta.get("original_height"),
-            "phash": meta.get("phash"),
+            **page_provenance(doc.metadata, doc.metadata.get("source_url")),
+            **image_provenance(media),
             "nsfw": meta.get("nsfw"),
             "alt_raw": doc.metadata.get("alt_raw"),
             "clip_scores": doc.metadata.get("clip_scores"),

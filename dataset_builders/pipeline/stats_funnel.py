@@ -79,8 +79,8 @@ def funnel_from_stats(stats_dir: str | os.PathLike) -> Funnel:
             if "media_kept" in stats or "media_total" in stats or media_drops:
                 m = task.stage(f"{name} (images)")
                 m.dropped.update(media_drops)
-                if "media_kept" in stats:
-                    m.kept = _count(stats["media_kept"])
+                if "media_kept" in stats or "media_total" not in stats:  # drops only: nothing was kept
+                    m.kept = _count(stats.get("media_kept", 0))
                     m.input = m.kept + m.n_dropped
                 else:
                     m.input = _count(stats.get("media_total", 0))

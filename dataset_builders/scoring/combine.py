@@ -108,12 +108,13 @@ def decide_pair_cut(
     """Medians and threshold from the corpus-wide ``[N, M]`` score matrix (row order irrelevant)."""
     if not 0 <= drop_fraction < 1:
         raise UserInputError(f"drop_fraction must be in [0, 1), got {drop_fraction}")
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1, len(names))
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.size == 0:  # no pair survived to scoring (numpy cannot reshape size 0 to (-1, 0))
+        return PairCutDecision(tuple(names), tuple(0.0 for _ in names), None, drop_fraction, 0, 0)
+    scores = scores.reshape(-1, len(names))
     if not np.isfinite(scores).all():
         raise ValueError("pair scores contain NaN or infinity; the scoring step should have dropped those pairs")
     n = scores.shape[0]
-    if n == 0:
-        return PairCutDecision(tuple(names), tuple(0.0 for _ in names), None, drop_fraction, 0, 0)
     med = corpus_medians(scores, names)
     combined = combined_scores(scores, med)
     k = drop_count(n, drop_fraction)

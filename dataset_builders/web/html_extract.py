@@ -14,9 +14,10 @@ character run is inserted next to each ``<img>`` (before the outermost ``<figure
 resiliparse drops as a whole); markers that survive main-content extraction give the exact character
 offset in the text (``in_main_content=True``). Images outside the main content get the offset of the
 end of the last main-text paragraph that precedes them in a full-page extraction (computed only when
-needed). ``media.metadata``: ``page_index`` (order among kept images), ``text_offset`` (characters of
-``doc.text`` before the image), ``in_main_content``, ``src_attr``, and ``width``/``height`` when the
-tag declares them.
+needed). ``media.metadata``: ``page_index`` (order among kept images), ``image_index`` (position
+among all the page's ``<img>`` elements), ``text_offset`` (characters of ``doc.text`` before the
+image), ``in_main_content``, ``src_attr``, and ``width``/``height`` when the tag declares them in
+pixels (attributes or inline style, :mod:`.declared_size`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import DOMNode, HTMLTree, NodeType
 
 from dataset_builders.keys import make_key
+from dataset_builders.web.declared_size import declared_size
 from dataset_builders.web.image_urls import ImageUrlRules, choose_img_url, document_base, resolve_url
 
 logger = logging.getLogger(__name__)
@@ -228,8 +230,8 @@ def extract_page(html: str, page_url: str, rules: ImageUrlRules | None = None) -
             if not kept[url]["alt"] and alt:
                 kept[url]["alt"] = alt
             continue
-        kept[url] = {"mid": i, "alt": alt, "src_attr": how,
-                     "width": _int_attr(attrs.get("width")), "height": _int_attr(attrs.get("height"))}
+        width, height = declared_size(attrs)
+        kept[url] = {"mid": i, "alt": alt, "src_attr": how, "width": width, "height": height}
         # place the marker next to the image, or before its outermost <figure> (dropped by resiliparse)
         anchor = img
         if has_figure:
@@ -257,7 +259,7 @@ def extract_page(html: str, page_url: str, rules: ImageUrlRules | None = None) -
     images = []
     for k, (url, v) in enumerate(kept.items()):
         mid = v["mid"]
-        meta = {"page_index": k, "in_main_content": mid in offsets,
+        meta = {"page_index": k, "image_index": mid, "in_main_content": mid in offsets,
                 "text_offset": offsets.get(mid, aligned.get(mid, 0)), "src_attr": v["src_attr"]}
         if v["width"] is not None:
             meta["width"] = v["width"]

@@ -7,6 +7,8 @@ present. Bad lines are counted (``bad_json``, ``bad_record``) and logged, never 
 ends early (a cut ``.gz``: ``truncated``) or cannot be decompressed (``file_error``) keeps the lines
 read before the fault, logs a warning naming it, and the next file is read. Files are sharded by
 rank/world_size by datatrove's ``BaseDiskReader``.
+Provenance in ``metadata``: ``source_file`` (relative to the input folder) and ``source_line``
+(1-based); each image of a ``text`` record gets ``image_index``, its position in ``images``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def record_to_document(rec: dict, fallback_id: str) -> Document:
             if not isinstance(im, dict) or not isinstance(im.get("url"), str):
                 raise ValueError(f"images[{i}] has no 'url' string")
             alt = im.get("alt")
-            extra = {k: v for k, v in im.items() if k not in ("url", "alt")}
+            extra = {k: v for k, v in im.items() if k not in ("url", "alt")} | {"image_index": i}
             media.append(Media(id=make_key(url, im["url"]), type=MediaType.IMAGE, url=im["url"],
                                alt=alt if isinstance(alt, str) else "", metadata=extra))
     else:
@@ -111,5 +113,6 @@ class CorpusJsonlReader(BaseDiskReader):
                     if self.default_metadata:
                         doc.metadata = self.default_metadata | doc.metadata
                     doc.metadata.setdefault("file_path", self.data_folder.resolve_paths(filepath))
+                    doc.metadata["source_file"], doc.metadata["source_line"] = filepath, li + 1
                 self.stat_update("documents_read")
                 yield doc

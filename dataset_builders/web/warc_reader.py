@@ -16,6 +16,8 @@ record or a gzip member: ``truncated``) or whose next record cannot be parsed (`
 the documents read before the fault, logs a warning naming it, and the next file is read. ARC files
 (``.arc``, ``.arc.gz``) are read too (warcio parses both formats). Files are sharded by
 rank/world_size by datatrove's ``BaseDiskReader``.
+Provenance in ``metadata``: ``source_file`` (relative to the input folder), ``warc_record_id`` (also
+the document id) and ``warc_date``.
 """
 
 from __future__ import annotations
@@ -124,13 +126,15 @@ class WarcHtmlReader(BaseDiskReader):
         decoded = decode_html(body, charset_from_content_type(content_type))
         if decoded.source == "lossy":
             self.stat_update("decoded_lossy")
-        record_id = _clean_uri(record.rec_headers.get_header("WARC-Record-ID")) or make_key(filepath, url)
+        warc_id = (record.rec_headers.get_header("WARC-Record-ID") or "").strip() or None
         return {
             "text": decoded.text,
-            "id": record_id,
+            "id": _clean_uri(warc_id) or make_key(filepath, url),
             "metadata": {
                 "url": url,
-                "date": record.rec_headers.get_header("WARC-Date"),
+                "source_file": filepath,
+                "warc_record_id": warc_id,  # verbatim, as in the WARC header (usually <urn:uuid:…>)
+                "warc_date": record.rec_headers.get_header("WARC-Date"),
                 "content_type": content_type,
                 "encoding": decoded.encoding,
                 "encoding_source": decoded.source,

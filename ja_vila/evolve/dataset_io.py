@@ -11,17 +11,17 @@ from typing import Any
 from datasets import List, Value
 
 from dataset_builders.dataset_folder import finalize_dataset
-from dataset_builders.schema import INSTRUCT
+from dataset_builders.schema import INSTRUCT, Field
 from dataset_builders.shard_writer import ShardWriter
 from model_cards.dataset_card import DatasetCardInfo
 
 #: INSTRUCT plus lineage: which generation, which task, which failures (or parent samples) inspired it.
 EVOLVE_SCHEMA = INSTRUCT.with_json_fields(
-    generation=Value("int32"),
-    task_name=Value("string"),
-    inspired_by=List(Value("string")),
-    image_id=Value("string"),
-    agreement=Value("float32"),
+    generation=Field(Value("int32"), "evolution generation that produced the sample"),
+    task_name=Field(Value("string"), "name of the proposed task the sample belongs to"),
+    inspired_by=Field(List(Value("string")), "failures or parent samples that inspired the task"),
+    image_id=Field(Value("string"), "id of the image the sample is about"),
+    agreement=Field(Value("float32"), "share of the self-consistency answers that agreed with the kept answer"),
 )
 
 

@@ -42,7 +42,9 @@ Routes (``{name}`` is any file stem, ``{ext}`` one of jpg, jpeg, png, webp):
                                          connection, waiting to answer the next request sent on it
 =======================================  =====================================================================
 
-Query parameters ``w``/``h`` size the image on every route that serves one. Stopping the server
+Query parameters ``w``/``h`` size the image on every route that serves one (the size a page declares
+for it); with only one of them the other follows the default 4:3 aspect, as a browser scales an
+image whose page declares one side. Stopping the server
 ends dripping, hanging and keep-alive connections and joins every handler thread.
 """
 
@@ -110,8 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
         fmt = EXTENSIONS.get(ext.lower())
         if fmt is None:
             raise LookupError(ext)
-        w = int(query.get("w", ["640"])[0])
-        h = int(query.get("h", ["480"])[0])
+        w, h = query.get("w", [None])[0], query.get("h", [None])[0]
+        w = int(w) if w else (max(1, round(int(h) * 4 / 3)) if h else 640)
+        h = int(h) if h else max(1, round(w * 3 / 4))
         return make_image(stem, w, h, fmt), CONTENT_TYPES[fmt]
 
     def _serve_image(self, filename: str, query: dict, headers: dict | None = None):

@@ -43,6 +43,9 @@ def inspect_dataset_folder(folder: Path) -> tuple[dict[str, Any], Any, list[Path
             raise ReleaseError(f"{folder}: no {name}; it is not a finished dataset folder (a build writes it at "
                                "the end: re-run the same `ja-vila build` command to finish)")
     stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+    if int(stats.get("samples", -1)) == 0:
+        raise ReleaseError(f"{folder}: the dataset is empty (its build kept 0 samples; the funnel in its README.md "
+                           "shows where every input was dropped); check the input and the thresholds, rebuild, then release")
     data = folder / DATA_DIR
     partial = sorted(p.name for p in data.glob("*.tmp")) if data.is_dir() else []
     if partial:

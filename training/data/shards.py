@@ -41,12 +41,23 @@ def expand_shards(source: str | os.PathLike) -> list[str]:
         shards = [text]
     else:
         shards = []
+    if not shards and path.is_dir() and _built_empty(path):
+        raise FileNotFoundError(f"dataset folder {source} is empty: its build kept 0 samples (the funnel in its "
+                                "README.md shows why); leave it out of the mixture or rebuild it")
     if not shards:
         raise InputNotFound(
             f"no WebDataset shards at {source}: pass a dataset folder (with data/*.tar), a .tar file, a glob "
             "or an hf://datasets/... URL"
         )
     return shards
+
+
+def _built_empty(folder: Path) -> bool:
+    """True for a finished dataset folder whose ``stats.json`` counts 0 samples."""
+    try:
+        return json.loads((folder / "stats.json").read_text(encoding="utf-8")).get("samples") == 0
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def iter_samples(shards: list[str], counts: Counter[str] | None = None) -> Iterator[dict[str, Any]]:
