@@ -27,6 +27,7 @@ from dataset_builders.interleaved.sample import INTERLEAVED_DOCS, to_interleaved
 from dataset_builders.interleaved.steps import AssignImages, DocumentRules, SentenceCountFilter
 from dataset_builders.pipeline.document_store import LoadDocuments, SaveDocuments
 from dataset_builders.pipeline.image_domains import FrequentImageDomains
+from dataset_builders.pipeline.manifest import build_manifest, check_manifest, default_work_dir
 from dataset_builders.pipeline.stage import ExecutorConfig, run_stage
 from dataset_builders.pipeline.stats_funnel import merge_funnels
 from dataset_builders.pipeline.web_steps import WebConfig, download_and_check_images, read_japanese_pages
@@ -102,7 +103,8 @@ def build_interleaved(
     text rules and before anything is downloaded.
     """
     output = Path(output)
-    work = Path(work_dir) if work_dir else output.with_name(output.name + ".work")
+    work = Path(work_dir) if work_dir else default_work_dir(output)
+    check_manifest(work, output, build_manifest("interleaved", inputs, config, extra_text_steps))  # continue or refuse
     web, r, ex = config.web, config.rules, config.executor
 
     # corpus-wide rules: collected in one stage, merged here from all tasks, applied in a later stage

@@ -24,6 +24,7 @@ from dataset_builders.pairs.frequency import MAX_ALT_OCCURRENCES, PairFrequency
 from dataset_builders.pairs.sample import pairs_schema, to_pair_sample
 from dataset_builders.pipeline.document_store import LoadDocuments, SaveDocuments
 from dataset_builders.pipeline.image_domains import FrequentImageDomains
+from dataset_builders.pipeline.manifest import build_manifest, check_manifest, default_work_dir
 from dataset_builders.pipeline.stage import ExecutorConfig, run_stage
 from dataset_builders.pipeline.stats_funnel import merge_funnels
 from dataset_builders.pipeline.web_steps import WebConfig, download_and_check_images, read_japanese_pages
@@ -94,7 +95,8 @@ def build_pairs(
     text rules and before anything is downloaded.
     """
     output = Path(output)
-    work = Path(work_dir) if work_dir else output.with_name(output.name + ".work")
+    work = Path(work_dir) if work_dir else default_work_dir(output)
+    check_manifest(work, output, build_manifest("pairs", inputs, config, extra_text_steps))  # continue or refuse
     web, alt, ex = config.web, config.alt_text, config.executor
 
     # corpus-wide rules: collected in one stage, merged here from all tasks, applied in a later stage

@@ -28,6 +28,18 @@ def _kind(path: Path) -> str | None:
     return None
 
 
+def input_files(inputs: list[str | os.PathLike]) -> list[Path]:
+    """The files ``inputs`` name, folders expanded (absolute, sorted): what a build's manifest records."""
+    files: set[Path] = set()
+    for raw in inputs:
+        path = Path(raw).resolve()
+        if path.is_dir():
+            files.update(p for p in path.rglob("*") if p.is_file() and _kind(p))
+        elif path.is_file():
+            files.add(path)
+    return sorted(files)
+
+
 def readers_for(inputs: list[str | os.PathLike]) -> list[PipelineStep]:
     """One reader per input path; a clear error for a missing path or an unknown format."""
     if not inputs:
