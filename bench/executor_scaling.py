@@ -2,8 +2,8 @@
 
 ``python -m bench.executor_scaling`` (or ``python -m bench.run executor_scaling``). The embedded
 sample corpus is replicated ``COPIES`` times (each copy with its own page and image URLs, so every
-image is really downloaded) into ``TASKS`` JSONL files; :func:`run_web_front` (extract, Japanese
-filter, domain counts, download, size rules, pHash, frequent-image merge) runs over the same
+image is really downloaded) into ``TASKS`` JSONL files; :func:`ja_vila.testing.front.run_front` (extract,
+Japanese filter, domain counts, download, size rules, pHash, frequent-image merge) runs over the same
 ``TASKS`` tasks with 1 and with 2 worker processes, each in a fresh work dir. The loopback image
 server runs in its own process so it does not share a GIL with the 1-worker run. Per-domain
 politeness limits are raised as in ``bench/download.py`` (all images live on one loopback host).
@@ -71,14 +71,15 @@ def run_front(corpus: Path, work: Path, workers: int) -> tuple[float, float]:
     """Wall seconds and CPU seconds (this process + its finished worker processes) of one front half."""
     from dataset_builders.config import load_config
     from dataset_builders.pipeline.stage import ExecutorConfig
-    from dataset_builders.pipeline.web_front import WebConfig, run_web_front
+    from dataset_builders.pipeline.web_steps import WebConfig
+    from ja_vila.testing.front import run_front as run_stages
 
     cfg = load_config(WebConfig, None, [
         'download={allow_networks: ["127.0.0.1/32"], frequent_domain_max_share: null, '
         f'per_domain_concurrency: {PER_DOMAIN_CONCURRENCY}, per_domain_rate: {PER_DOMAIN_RATE}}}'
     ])
     c0, t0 = os.times(), time.perf_counter()
-    run_web_front([corpus], work, cfg, ExecutorConfig(tasks=TASKS, workers=workers))
+    run_stages([corpus], work, cfg, ExecutorConfig(tasks=TASKS, workers=workers))
     wall, c1 = time.perf_counter() - t0, os.times()
     cpu = sum(getattr(c1, k) - getattr(c0, k) for k in ("user", "system", "children_user", "children_system"))
     return wall, cpu

@@ -70,12 +70,14 @@ Overrides = Annotated[list[str] | None, typer.Option("--set", help="Config overr
 Tasks = Annotated[int | None, typer.Option("--tasks", help="Shard the work into this many tasks (same result for any number).")]
 Workers = Annotated[int | None, typer.Option("--workers", help="Tasks run at once (local: processes on this machine; Slurm/Ray: a cap, default none).")]
 WorkDir = Annotated[Path | None, typer.Option("--work-dir", help="Intermediate files, logs and resume state (default: OUTPUT.work beside the output).")]
+Restart = Annotated[bool, typer.Option("--restart", help="Discard the work dir and the output's shards and build from scratch (a re-run otherwise continues, and refuses other settings).")]
 
 
-def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, workers, work_dir) -> None:
+def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, workers, work_dir, restart=False) -> None:
     """Load the config, apply --tasks/--workers, run the builder, print the funnel; errors exit 2."""
     from dataset_builders.config import load_config
     from dataset_builders.funnel import Funnel
+    from dataset_builders.pipeline.manifest import discard_build
     from dataset_builders.pipeline.stage import SlurmDryRun, StageIncomplete
 
     if kind == "pairs":
@@ -90,6 +92,8 @@ def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, worker
     try:
         with _user_errors():
             cfg = load_config(cls, config, overrides)
+            if restart:
+                discard_build(output, work_dir)
             stats = build(list(inputs), output, cfg, work_dir=work_dir)
     except SlurmDryRun as e:
         print(e)
@@ -105,16 +109,18 @@ def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, worker
 
 @build_app.command("pairs")
 def build_pairs_cmd(inputs: Inputs, output: Output, config: ConfigPath = None, overrides: Overrides = None,
-                    tasks: Tasks = None, workers: Workers = None, work_dir: WorkDir = None) -> None:
+                    tasks: Tasks = None, workers: Workers = None, work_dir: WorkDir = None,
+                    restart: Restart = False) -> None:
     """ja-pairs: image / Japanese alt-text pairs, COYO-style, with two CLIP scores (resumable)."""
-    _run_web_builder("pairs", inputs, output, config, overrides, tasks, workers, work_dir)
+    _run_web_builder("pairs", inputs, output, config, overrides, tasks, workers, work_dir, restart)
 
 
 @build_app.command("interleaved")
 def build_interleaved_cmd(inputs: Inputs, output: Output, config: ConfigPath = None, overrides: Overrides = None,
-                          tasks: Tasks = None, workers: Workers = None, work_dir: WorkDir = None) -> None:
+                          tasks: Tasks = None, workers: Workers = None, work_dir: WorkDir = None,
+                          restart: Restart = False) -> None:
     """ja-interleaved: documents with 2–5 images placed between sentences, MMC4-style (resumable)."""
-    _run_web_builder("interleaved", inputs, output, config, overrides, tasks, workers, work_dir)
+    _run_web_builder("interleaved", inputs, output, config, overrides, tasks, workers, work_dir, restart)
 
 
 @build_app.command("instruct")

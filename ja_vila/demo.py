@@ -74,19 +74,23 @@ def stage_crawl(ctx: DemoContext) -> None:
 
 def stage_pairs(ctx: DemoContext) -> None:
     from dataset_builders.pairs.build import PairsConfig, build_pairs
+    from dataset_builders.pipeline.manifest import discard_build
 
-    out = ctx.out / "datasets" / "ja-pairs"
-    stats = build_pairs([ctx.warc], out, load_config(PairsConfig, CONFIGS / "pairs-tiny.yaml"), work_dir=ctx.out / "work" / "ja-pairs")
+    out, work = ctx.out / "datasets" / "ja-pairs", ctx.out / "work" / "ja-pairs"
+    discard_build(out, work)  # the crawl is new on every run: build from scratch
+    stats = build_pairs([ctx.warc], out, load_config(PairsConfig, CONFIGS / "pairs-tiny.yaml"), work_dir=work)
     ctx.datasets["pairs"] = out
     ctx.add("ja-pairs", _funnel_line(stats), out)
 
 
 def stage_interleaved(ctx: DemoContext) -> None:
     from dataset_builders.interleaved.build import InterleavedConfig, build_interleaved
+    from dataset_builders.pipeline.manifest import discard_build
 
-    out = ctx.out / "datasets" / "ja-interleaved"
+    out, work = ctx.out / "datasets" / "ja-interleaved", ctx.out / "work" / "ja-interleaved"
     cfg = load_config(InterleavedConfig, CONFIGS / "interleaved-tiny.yaml")
-    stats = build_interleaved([ctx.warc], out, cfg, work_dir=ctx.out / "work" / "ja-interleaved")
+    discard_build(out, work)  # the crawl is new on every run: build from scratch
+    stats = build_interleaved([ctx.warc], out, cfg, work_dir=work)
     ctx.datasets["interleaved"] = out
     ctx.add("ja-interleaved", _funnel_line(stats), out)
 

@@ -6,6 +6,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,7 +20,9 @@ CLI = [sys.executable, "-m", "ja_vila.cli"]
 
 def load_rows(folder: Path) -> tuple[list[dict], list[dict]]:
     """Rows of a built dataset folder, read with `load_dataset` and streamed; both must agree."""
-    rows = list(datasets.load_dataset(str(folder), split="train"))
+    # a private cache per call: `load_dataset(folder)` caches by folder and shard names, so two
+    # folders with the same name (pytest tmp dirs) could otherwise return each other's rows
+    rows = list(datasets.load_dataset(str(folder), split="train", cache_dir=tempfile.mkdtemp(prefix="ja-vila-load-")))
     streamed = list(datasets.load_dataset(str(folder), split="train", streaming=True))
     assert [r["__key__"] for r in rows] == [r["__key__"] for r in streamed]
     return rows, streamed

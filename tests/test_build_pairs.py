@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
 
 from dataset_builders.config import load_config
 from dataset_builders.pairs.build import PairsConfig, build_pairs
+from dataset_builders.scoring.pairs import PairCut
 from dataset_builders.tiny.sample.mini_crawl import build_mini_crawl
 from dataset_builders.web.html_extract import HtmlExtractor
 from dataset_builders.web.japanese import japanese_ratio
@@ -41,7 +41,7 @@ def test_mini_crawl_end_to_end(tmp_path, image_server):
         assert set(r["json"]["clip_scores"]) == {"clip_a", "clip_b"} and len(r["json"]["phash"]) == 16
         assert min(r["jpg"].size) >= 150 and max(r["jpg"].size) <= 800
     # the cut keeps the best 70%: every kept pair reaches the corpus threshold the merge decided
-    threshold = json.loads((tmp_path / "ja-pairs.work" / "pair_cut.json").read_text())["threshold"]
+    threshold = PairCut(tmp_path / "ja-pairs.work").load_decision().threshold
     assert min(r["json"]["clip_score"] for r in rows) >= threshold - 1e-6
 
 

@@ -9,21 +9,18 @@ import pytest
 from datatrove.data import Document, Media, MediaType
 
 from dataset_builders.dedup import DedupImagesInDocument, HashedImage, dedup_in_document
-from dataset_builders.frequent_images import (
-    REMOVAL_FILE,
-    CollectImageHashes,
-    DropFrequentImages,
-    frequent_image_ids,
-    image_id,
-    merge_frequent_images,
-    read_hash_files,
-)
 from dataset_builders.hamming_index import (
     count_near_duplicates,
     count_near_duplicates_bruteforce,
     group_near_duplicates,
 )
 from dataset_builders.phash import hamming, to_hex
+from dataset_builders.pipeline.frequent_images import (
+    FrequentImages,
+    FrequentImagesConfig,
+    frequent_image_ids,
+    image_id,
+)
 
 
 def flip(value: int, n: int, start: int = 0) -> int:
@@ -179,11 +176,11 @@ def corpus(n_docs: int = 60) -> list[Document]:
     return docs
 
 
-def run_pass1(docs: list[Document], work_dir, world_size: int) -> int:
+def run_pass1(docs: list[Document], work_dir, world_size: int, sample_size: int = 50) -> int:
+    rule = FrequentImages(work_dir, FrequentImagesConfig(sample_size=sample_size))
     n = 0
     for rank in range(world_size):
-        step = CollectImageHashes(work_dir)
-        n += sum(1 for _ in step.run(iter(docs[rank::world_size]), rank=rank, world_size=world_size))
+        n += sum(1 for _ in rule.collect_step().run(iter(docs[rank::world_size]), rank=rank, world_size=world_size))
     return n
 
 
@@ -191,13 +188,14 @@ def test_one_task_and_three_tasks_give_the_same_removal_set(tmp_path):
     docs = corpus()
     assert run_pass1(docs, tmp_path / "w1", 1) == 60
     assert run_pass1(list(reversed(docs)), tmp_path / "w3", 3) == 60
-    r1 = merge_frequent_images(tmp_path / "w1", sample_size=50)
-    r3 = merge_frequent_images(tmp_path / "w3", sample_size=50)
+    rule1, rule3 = (FrequentImages(tmp_path / w, FrequentImagesConfig(sample_size=50)) for w in ("w1", "w3"))
+    r1, r3 = rule1.merge(1)["removed"], rule3.merge(3)["removed"]
     assert r1 == r3 and len(r1) > 0
-    assert (tmp_path / "w1" / REMOVAL_FILE).read_text() == (tmp_path / "w3" / REMOVAL_FILE).read_text()
+    assert (rule1.folder / "decision.json").read_text().replace('"tasks": 1', '"tasks": 3') == (
+        rule3.folder / "decision.json").read_text()
     assert {image_id(d, d.media[0]) for d in docs} >= r1  # only icons (first image of each page)
     # pass 2: only icons go, and the step counts them
-    step = DropFrequentImages(tmp_path / "w3")
+    step = rule3.apply_step()
     out = list(step.run(iter(corpus())))
     dropped = step.stats.stats["media_dropped_frequent_image"].total
     assert dropped == len(r1) == sum(3 - len(d.media) for d in out)
@@ -206,14 +204,24 @@ def test_one_task_and_three_tasks_give_the_same_removal_set(tmp_path):
 
 def test_merge_refuses_incomplete_or_mixed_pass1(tmp_path):
     docs = corpus(6)
-    step = CollectImageHashes(tmp_path)
-    list(step.run(iter(docs[0::3]), rank=0, world_size=3))
+    rule = FrequentImages(tmp_path)
+    list(rule.collect_step().run(iter(docs[0::3]), rank=0, world_size=3))
     with pytest.raises(ValueError, match="incomplete"):
-        read_hash_files(tmp_path)
-    list(CollectImageHashes(tmp_path).run(iter(docs), rank=0, world_size=1))
+        rule.merge()
+    list(rule.collect_step().run(iter(docs), rank=0, world_size=1))
     with pytest.raises(ValueError, match="different task counts"):
-        read_hash_files(tmp_path)
-    with pytest.raises(FileNotFoundError):
-        read_hash_files(tmp_path / "empty")
-    with pytest.raises(FileNotFoundError, match="merge_frequent_images"):
-        list(DropFrequentImages(tmp_path / "empty").run(iter(docs)))
+        rule.merge()
+    empty = FrequentImages(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="collect step"):
+        empty.merge()
+    with pytest.raises(FileNotFoundError, match="merge"):
+        list(empty.apply_step().run(iter(docs)))
+
+
+def test_merge_refuses_rows_of_another_task_count(tmp_path):
+    rule = FrequentImages(tmp_path)
+    for rank in range(2):
+        list(rule.collect_step().run(iter(corpus(6)[rank::2]), rank=rank, world_size=2))
+    assert rule.merge(2)["summary"]["images"] == 18
+    with pytest.raises(ValueError, match="2 task.*this run has 3"):
+        rule.merge(3)

@@ -55,7 +55,7 @@ def test_build_pairs_cli_with_no_surviving_pair_writes_an_empty_dataset(tmp_path
     stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
     assert {s["stage"]: s for s in stats["funnel"]}["⬇️ download images (images)"]["dropped"] == {"http_404": 3}
     check_empty_folder(out, stats)
-    assert json.loads((tmp_path / "ja-pairs.work" / "pair_cut.json").read_text())["n_scored"] == 0
+    assert json.loads((tmp_path / "ja-pairs.work" / "rules" / "pair_cut" / "decision.json").read_text())["decision"]["n_scored"] == 0
 
 
 def test_build_interleaved_with_no_surviving_document_writes_an_empty_dataset(tmp_path, image_server):

@@ -6,12 +6,7 @@ import json
 
 from datatrove.data import Document, Media, MediaType
 
-from dataset_builders.pairs.frequency import (
-    CollectPairKeys,
-    DropByDecision,
-    decide_frequency_drops,
-    merge_pair_keys,
-)
+from dataset_builders.pairs.frequency import PairFrequency, decide_frequency_drops
 
 
 def row(i, alt, phash="ff00ff00ff00ff00"):
@@ -36,13 +31,14 @@ def docs(rows):
 
 
 def kept_after_two_passes(tmp_path, rows, tasks):
-    work = tmp_path / f"work{tasks}"
+    rule = PairFrequency(tmp_path / f"work{tasks}")
     for rank in range(tasks):
-        list(CollectPairKeys(work)(iter(docs(rows[rank::tasks])), rank=rank, world_size=tasks))
-    decisions = merge_pair_keys(work)
-    step = DropByDecision(decisions)
+        list(rule.collect_step()(iter(docs(rows[rank::tasks])), rank=rank, world_size=tasks))
+    rule.merge(tasks)
+    step = rule.apply_step()
     kept = [d.id for rank in range(tasks) for d in step(iter(docs(rows[rank::tasks])), rank=rank)]
-    return sorted(kept), json.loads(decisions.read_text())
+    assert step.stats.stats["forwarded"].total == len(kept)
+    return sorted(kept), json.loads((rule.folder / "decision.json").read_text())["decision"]
 
 
 def test_same_kept_set_over_one_and_three_tasks(tmp_path):

@@ -14,22 +14,18 @@ from dataset_builders.scoring import (
     ImageSentenceSimilarity,
     NsfwFilter,
     NsfwHead,
-    PairScoreCut,
-    PairScoreMerge,
+    PairCut,
     PairScorer,
-    PairScoreWriter,
     build_scorer,
     caption_of,
     combined_scores,
     decide_pair_cut,
     image_sentence_similarities,
     load_nsfw_head,
-    merge_pair_scores,
     similarity_matrix,
 )
 from dataset_builders.scoring.combine import drop_count
 from dataset_builders.scoring.open_clip_scorer import HFTokenizerAdapter
-from dataset_builders.scoring.pairs import task_scores_path
 from dataset_builders.scoring.preprocess import ImageTransform, decode_rgb
 from dataset_builders.scoring.scorer import BaseScorer
 from dataset_builders.scoring.tiny import tiny_open_clip, tiny_open_clip_scorer
@@ -237,13 +233,13 @@ PAIR_SCORERS = {"jaclip": {"type": "tiny", "seed": 0}, "openclip": {"type": "tin
 
 def _pass1(docs, work_dir, rank, world_size, scorers=PAIR_SCORERS, batch_size=4):
     scorer = PairScorer(scorers, text_source="alt", batch_size=batch_size, num_workers=2)
-    writer = PairScoreWriter(work_dir)
-    out = list(writer.run(scorer.run(iter(docs), rank, world_size), rank, world_size))
+    collect = PairCut(work_dir).collect_step()
+    out = list(collect.run(scorer.run(iter(docs), rank, world_size), rank, world_size))
     return out, scorer
 
 
 def _pass2(docs, work_dir):
-    cut = PairScoreCut(work_dir)
+    cut = PairCut(work_dir).apply_step()
     return [d.id for d in cut.run(iter(docs))], cut
 
 
@@ -254,7 +250,7 @@ def test_pair_cut_is_corpus_wide_same_kept_set_for_1_and_3_tasks(tmp_path):
     # shape, so batches that differ between splits would differ by ~1e-8. The merge and the cut are
     # exact given the scores, and that is what this test pins.
     one, _ = _pass1(docs(), tmp_path / "one", 0, 1, batch_size=1)
-    d1 = merge_pair_scores(tmp_path / "one")
+    d1 = PairCut(tmp_path / "one").merge(1)
     kept1, cut1 = _pass2(one, tmp_path / "one")
     # three uneven tasks, in another order
     all_docs = docs()[::-1]
@@ -262,16 +258,14 @@ def test_pair_cut_is_corpus_wide_same_kept_set_for_1_and_3_tasks(tmp_path):
     scored3 = []
     for rank, part in enumerate(parts):
         scored3 += _pass1(part, tmp_path / "three", rank, 3, batch_size=1)[0]
-    merge = PairScoreMerge(tmp_path / "three")
-    list(merge.run(None, 0, 1))
+    d3 = PairCut(tmp_path / "three").merge(3)
     kept3 = []
     for rank in range(3):
         kept3 += _pass2([d for d in scored3 if d in parts[rank]], tmp_path / "three")[0]
-    d3 = merge_pair_scores(tmp_path / "three")
     assert d1 == d3
     assert sorted(kept1) == sorted(kept3)
     assert len(kept1) == 40 - 12 and _stat(cut1, "dropped_low_clip_score") == 12 == d1.n_dropped
-    assert _stat(merge, "pairs_scored") == 40
+    assert d1.n_scored == 40
     # the kept pairs are exactly those with the highest combined scores
     combined = {d.id: d1.combined(d.metadata["clip_scores"]) for d in one}
     assert min(combined[i] for i in kept1) > max(v for k, v in combined.items() if k not in kept1)
@@ -282,14 +276,14 @@ def test_merge_refuses_incomplete_or_mixed_task_files(tmp_path):
     images = _images(6, 40, 40)
     for rank in range(2):
         _pass1([_pair_doc(i, images[i]) for i in range(rank * 3, rank * 3 + 3)], tmp_path, rank, 2)
-    task_scores_path(tmp_path, 1).unlink()
+    PairCut(tmp_path).rows_path(1, 2).unlink()
     with pytest.raises(ValueError, match="incomplete"):
-        merge_pair_scores(tmp_path)
+        PairCut(tmp_path).merge()
     _pass1([_pair_doc(0, images[0])], tmp_path, 1, 5)  # a stale file of another run
-    with pytest.raises(ValueError, match="incomplete"):
-        merge_pair_scores(tmp_path)
-    with pytest.raises(FileNotFoundError, match="PairScoreMerge"):
-        list(PairScoreCut(tmp_path / "nothing").run(iter([_pair_doc(0, images[0])])))
+    with pytest.raises(ValueError, match="different task counts"):
+        PairCut(tmp_path).merge()
+    with pytest.raises(FileNotFoundError, match="merge"):
+        list(PairCut(tmp_path / "nothing").apply_step().run(iter([_pair_doc(0, images[0])])))
 
 
 def test_pair_scorer_counts_unscorable_pairs(tmp_path):
@@ -314,7 +308,8 @@ def test_pair_scorer_counts_unscorable_pairs(tmp_path):
     ref, _ = s.score_pairs([good[0]], [docs[0].media[0].alt])
     assert out[0].metadata["clip_scores"]["jaclip"] == pytest.approx(float(ref[0]), abs=1e-5)
     # pass 2 drops docs that never got scores
-    kept, cut = _pass2([*out, _pair_doc(9, good[0])], tmp_path) if merge_pair_scores(tmp_path) else None
+    PairCut(tmp_path).merge(1)
+    kept, cut = _pass2([*out, _pair_doc(9, good[0])], tmp_path)
     assert "doc-9" not in kept and _stat(cut, "dropped_no_clip_score") == 1
 
 

@@ -2,16 +2,11 @@
 
     ja-vila build interleaved --input crawl/ --output out/ja-interleaved --config configs/data/interleaved.yaml
 
-Order of the paper, with the cheap text rules moved before the download (they do not depend on
-images, so the kept set is the same and no image of a doomed page is fetched):
-
-1. front half (:mod:`dataset_builders.pipeline.web_front`): extract, Japanese documents,
-   harmful-document filters (HojiChar adult / violence / discrimination), sentence split + merge of
-   symbol-only sentences, sentence-count rule, download, size/aspect, pHash, dedup within the page;
-2. drop images with >= 10 near-duplicates in their 60K sample (corpus-wide), NSFW images;
-3. image × sentence CLIP similarities, drop images below 0.20 for every sentence, assignment
-   maximising total similarity, document rules (2–5 images, 10–100 sentences, assigned pairs
-   >= 0.20, token length within the LLM's maximum), write shards + card + stats.json.
+The whole recipe is :func:`build_interleaved`, read top to bottom: three stages (each a datatrove
+pipeline over ``executor.tasks`` tasks, chained through document stores in the work folder) and,
+between them, the merges of the corpus-wide rules (:mod:`dataset_builders.pipeline.corpus_rule`).
+It is the paper's order with the cheap text rules moved before the download: they do not depend on
+images, so the kept set is the same and no image of a doomed page is fetched.
 """
 
 from __future__ import annotations
@@ -26,14 +21,16 @@ from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.dataset_folder import finalize_dataset
 from dataset_builders.dedup import DedupImagesInDocument
-from dataset_builders.frequent_images import DropFrequentImages
 from dataset_builders.interleaved.rules import InterleavedRules
 from dataset_builders.interleaved.sample import INTERLEAVED_DOCS, to_interleaved_sample
 from dataset_builders.interleaved.steps import AssignImages, DocumentRules, SentenceCountFilter
-from dataset_builders.pipeline.document_store import LoadDocuments
+from dataset_builders.pipeline.document_store import LoadDocuments, SaveDocuments
+from dataset_builders.pipeline.frequent_images import FrequentImages
+from dataset_builders.pipeline.image_domains import FrequentImageDomains
+from dataset_builders.pipeline.manifest import build_manifest, check_manifest, default_work_dir
 from dataset_builders.pipeline.stage import ExecutorConfig, run_stage
 from dataset_builders.pipeline.stats_funnel import merge_funnels
-from dataset_builders.pipeline.web_front import WebConfig, run_web_front
+from dataset_builders.pipeline.web_steps import WebConfig, download_and_check_images, read_japanese_pages
 from dataset_builders.pipeline.write_shards import WriteShards
 from dataset_builders.scoring.nsfw import NsfwConfig, nsfw_card_line, nsfw_steps
 from dataset_builders.scoring.preflight import check_models
@@ -111,34 +108,47 @@ def build_interleaved(
     """
     check_models(config.nsfw, {"scorer": config.scorer}, {"tokenizer": config.tokenizer})  # before anything is read
     output = Path(output)
-    work = Path(work_dir) if work_dir else output.with_name(output.name + ".work")
-    r = config.rules
-    front = run_web_front(
-        inputs,
-        work,
-        config.web,
-        config.executor,
-        text_steps=[
-            HarmfulContentFilter(config.harmful.kinds, config.harmful.ignore_confused),
-            SplitSentences(config.splitter, merge=config.merge_symbol_only_sentences),
-            SentenceCountFilter(r.min_sentences, r.max_sentences),
-            *(extra_text_steps or []),
-        ],
-        image_steps=[DedupImagesInDocument(config.dedup_max_distance)],
-    )
-    score = run_stage(
-        "score_and_write",
-        [
-            LoadDocuments(front.documents),
-            DropFrequentImages(front.frequent_images_work),
-            *nsfw_steps(config.nsfw),
-            ImageSentenceSimilarity(config.scorer),
-            AssignImages(r),
-            DocumentRules(config.tokenizer, r),
-            WriteShards(output, INTERLEAVED_DOCS, to_interleaved_sample, max_samples=config.shard_max_samples),
-        ],
-        work,
-        config.executor,
-    )
-    funnel = merge_funnels([front.funnel, score])
+    work = Path(work_dir) if work_dir else default_work_dir(output)
+    check_manifest(work, output, build_manifest("interleaved", inputs, config, extra_text_steps))  # continue or refuse
+    web, r, ex = config.web, config.rules, config.executor
+
+    # corpus-wide rules: collected in one stage, merged here from all tasks, applied in a later stage
+    image_domains = FrequentImageDomains(work, web.download)  # image domains too frequent to hit
+    frequent_images = FrequentImages(work, web.frequent_images)  # images with many near-duplicates
+
+    # 1. pages → Japanese documents → harmful-word filters → sentences (nothing downloaded yet)
+    extract = run_stage("extract", [
+        *read_japanese_pages(inputs, web),
+        HarmfulContentFilter(config.harmful.kinds, config.harmful.ignore_confused),
+        SplitSentences(config.splitter, merge=config.merge_symbol_only_sentences),
+        SentenceCountFilter(r.min_sentences, r.max_sentences),
+        *(extra_text_steps or []),
+        image_domains.collect_step(),
+        SaveDocuments(work / "extracted"),
+    ], work, ex)
+    image_domains.merge(ex.tasks)
+
+    # 2. download → size / aspect → pHash → near-duplicates within the page
+    download = run_stage("download", [
+        LoadDocuments(work / "extracted"),
+        image_domains.apply_step(),
+        *download_and_check_images(work, web),
+        DedupImagesInDocument(config.dedup_max_distance),
+        frequent_images.collect_step(),
+        SaveDocuments(work / "downloaded"),
+    ], work, ex)
+    frequent_images.merge(ex.tasks)
+
+    # 3. frequent images → NSFW → image × sentence similarities → assignment → document rules → shards
+    score = run_stage("score_and_write", [
+        LoadDocuments(work / "downloaded"),
+        frequent_images.apply_step(),
+        *nsfw_steps(config.nsfw),
+        ImageSentenceSimilarity(config.scorer),
+        AssignImages(r),
+        DocumentRules(config.tokenizer, r),
+        WriteShards(output, INTERLEAVED_DOCS, to_interleaved_sample, max_samples=config.shard_max_samples),
+    ], work, ex)
+
+    funnel = merge_funnels([extract, download, score])
     return finalize_dataset(output, INTERLEAVED_DOCS, card_info(config), funnel=funnel)

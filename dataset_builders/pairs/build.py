@@ -2,13 +2,10 @@
 
     ja-vila build pairs --input crawl/ --output out/ja-pairs --config configs/data/pairs.yaml
 
-1. front half (:mod:`dataset_builders.pipeline.web_front`): extract, Japanese pages, each image
-   with an alt text becomes a pair, alt-text rules (Japanese characters, length, file names,
-   HojiChar adult words; whitespace normalised), download, size/aspect, pHash, record (id, alt, pHash);
-2. corpus-wide: alt texts seen >= 10 times dropped, one pair per (pHash, alt); images with >= 10
-   near-duplicates in their 60K sample dropped; NSFW images dropped; two CLIP scores per pair;
-3. corpus-wide: each score divided by its model's corpus median, averaged; the bottom 30% dropped
-   (formula: :mod:`dataset_builders.scoring.combine`); write shards + card + stats.json.
+The whole recipe is :func:`build_pairs`, read top to bottom: four stages (each a datatrove pipeline
+over ``executor.tasks`` tasks, chained through document stores in the work folder) and, between
+them, the merges of the corpus-wide rules (:mod:`dataset_builders.pipeline.corpus_rule`), which the
+driver runs from every task's rows so that 1 and N tasks keep the same pairs.
 """
 
 from __future__ import annotations
@@ -21,18 +18,20 @@ from typing import Any
 from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.dataset_folder import finalize_dataset
-from dataset_builders.frequent_images import DropFrequentImages
 from dataset_builders.pairs.explode import ExplodePairs
-from dataset_builders.pairs.frequency import CollectPairKeys, DropByDecision, merge_pair_keys
+from dataset_builders.pairs.frequency import MAX_ALT_OCCURRENCES, PairFrequency
 from dataset_builders.pairs.sample import pairs_schema, to_pair_sample
 from dataset_builders.pipeline.document_store import LoadDocuments, SaveDocuments
+from dataset_builders.pipeline.frequent_images import FrequentImages
+from dataset_builders.pipeline.image_domains import FrequentImageDomains
+from dataset_builders.pipeline.manifest import build_manifest, check_manifest, default_work_dir
 from dataset_builders.pipeline.stage import ExecutorConfig, run_stage
 from dataset_builders.pipeline.stats_funnel import merge_funnels
-from dataset_builders.pipeline.web_front import WebConfig, run_web_front
+from dataset_builders.pipeline.web_steps import WebConfig, download_and_check_images, read_japanese_pages
 from dataset_builders.pipeline.write_shards import WriteShards
 from dataset_builders.scoring.combine import DEFAULT_DROP_FRACTION
 from dataset_builders.scoring.nsfw import NsfwConfig, nsfw_card_line, nsfw_steps
-from dataset_builders.scoring.pairs import PairScoreCut, PairScorer, PairScoreWriter, merge_pair_scores
+from dataset_builders.scoring.pairs import PairCut, PairScorer
 from dataset_builders.scoring.preflight import check_models
 from dataset_builders.scoring.presets import PAPER_PAIR_SCORERS as PAPER_SCORERS
 from dataset_builders.scoring.registry import check_scorer_config
@@ -52,7 +51,7 @@ class PairsConfig:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     web: WebConfig = field(default_factory=WebConfig)
     alt_text: AltTextConfig = field(default_factory=AltTextConfig)
-    max_alt_occurrences: int = 10
+    max_alt_occurrences: int = MAX_ALT_OCCURRENCES
     nsfw: NsfwConfig | None = field(default_factory=NsfwConfig)
     scorers: dict[str, dict[str, Any]] = field(default_factory=lambda: {k: dict(v) for k, v in PAPER_SCORERS.items()})
     drop_fraction: float = DEFAULT_DROP_FRACTION
@@ -99,43 +98,57 @@ def build_pairs(
     """
     check_models(config.nsfw, {f"scorers.{k}": v for k, v in config.scorers.items()})  # before anything is read
     output = Path(output)
-    work = Path(work_dir) if work_dir else output.with_name(output.name + ".work")
-    alt = config.alt_text
-    front = run_web_front(
-        inputs,
-        work,
-        config.web,
-        config.executor,
-        text_steps=[
-            ExplodePairs(), AltTextFilter(alt.min_chars, alt.check_adult, alt.ignore_confused), *(extra_text_steps or [])
-        ],
-        image_steps=[CollectPairKeys(work)],
-    )
-    frequency_drops = merge_pair_keys(work, config.max_alt_occurrences)
-    scored = run_stage(
-        "score",
-        [
-            LoadDocuments(front.documents),
-            DropByDecision(frequency_drops, name="🔁 frequent alt / duplicate pair"),
-            DropFrequentImages(front.frequent_images_work),
-            *nsfw_steps(config.nsfw),
-            PairScorer(config.scorers),
-            PairScoreWriter(work),
-            SaveDocuments(work / "scored"),
-        ],
-        work,
-        config.executor,
-    )
-    merge_pair_scores(work, config.drop_fraction)
-    written = run_stage(
-        "write",
-        [
-            LoadDocuments(work / "scored"),
-            PairScoreCut(work),
-            WriteShards(output, pairs_schema(config.scorers), to_pair_sample, max_samples=config.shard_max_samples),
-        ],
-        work,
-        config.executor,
-    )
-    funnel = merge_funnels([front.funnel, scored, written])
+    work = Path(work_dir) if work_dir else default_work_dir(output)
+    check_manifest(work, output, build_manifest("pairs", inputs, config, extra_text_steps))  # continue or refuse
+    web, alt, ex = config.web, config.alt_text, config.executor
+
+    # corpus-wide rules: collected in one stage, merged here from all tasks, applied in a later stage
+    image_domains = FrequentImageDomains(work, web.download)  # image domains too frequent to hit
+    pair_frequency = PairFrequency(work, config.max_alt_occurrences)  # frequent alts; one pair per (pHash, alt)
+    frequent_images = FrequentImages(work, web.frequent_images)  # images with many near-duplicates
+    clip_cut = PairCut(work, config.drop_fraction)  # the bottom share of median-weighted CLIP scores
+
+    # 1. pages → Japanese pages → one pair per image with a usable alt text (nothing downloaded yet)
+    extract = run_stage("extract", [
+        *read_japanese_pages(inputs, web),
+        ExplodePairs(),
+        AltTextFilter(alt.min_chars, alt.check_adult, alt.ignore_confused),
+        *(extra_text_steps or []),
+        image_domains.collect_step(),
+        SaveDocuments(work / "extracted"),
+    ], work, ex)
+    image_domains.merge(ex.tasks)
+
+    # 2. download → size / aspect → pHash
+    download = run_stage("download", [
+        LoadDocuments(work / "extracted"),
+        image_domains.apply_step(),
+        *download_and_check_images(work, web),
+        pair_frequency.collect_step(),
+        frequent_images.collect_step(),
+        SaveDocuments(work / "downloaded"),
+    ], work, ex)
+    pair_frequency.merge(ex.tasks)
+    frequent_images.merge(ex.tasks)
+
+    # 3. corpus-wide drops → NSFW → two CLIP scores per pair (the GPU stage)
+    score = run_stage("score", [
+        LoadDocuments(work / "downloaded"),
+        pair_frequency.apply_step(),
+        frequent_images.apply_step(),
+        *nsfw_steps(config.nsfw),
+        PairScorer(config.scorers),
+        clip_cut.collect_step(),
+        SaveDocuments(work / "scored"),
+    ], work, ex)
+    clip_cut.merge(ex.tasks)
+
+    # 4. the CLIP cut → WebDataset shards
+    write = run_stage("write", [
+        LoadDocuments(work / "scored"),
+        clip_cut.apply_step(),
+        WriteShards(output, pairs_schema(config.scorers), to_pair_sample, max_samples=config.shard_max_samples),
+    ], work, ex)
+
+    funnel = merge_funnels([extract, download, score, write])
     return finalize_dataset(output, pairs_schema(config.scorers), card_info(config), funnel=funnel)

@@ -1,1 +1,1 @@
-"""Running builder stages on datatrove executors, and what passes between stages."""
+"""Running builder stages on datatrove executors, what passes between stages, and corpus-wide rules."""

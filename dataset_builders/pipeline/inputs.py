@@ -39,6 +39,18 @@ def case_insensitive_glob(suffix: str) -> str:
     return "**/*" + "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else glob.escape(c) for c in suffix)
 
 
+def input_files(inputs: list[str | os.PathLike]) -> list[Path]:
+    """The files ``inputs`` name, folders expanded (absolute, sorted): what a build's manifest records."""
+    files: set[Path] = set()
+    for raw in inputs:
+        path = Path(raw).resolve()
+        if path.is_dir():
+            files.update(p for p in path.rglob("*") if p.is_file() and input_suffix(p))
+        elif path.is_file():
+            files.add(path)
+    return sorted(files)
+
+
 def readers_for(inputs: list[str | os.PathLike]) -> list[PipelineStep]:
     """One reader per input file, one per accepted suffix found in an input folder; a clear error for a
     missing path or an unknown format."""

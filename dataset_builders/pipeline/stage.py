@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
 import time
+from copy import deepcopy
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
+import dill
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
 from datatrove.executor.slurm import SlurmPipelineExecutor
@@ -46,7 +48,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.funnel import Funnel
 from dataset_builders.pipeline.slurm_time import slurm_time
-from dataset_builders.pipeline.stats_funnel import stage_funnel
+from dataset_builders.pipeline.stats_funnel import funnel_from_stats
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +192,7 @@ def build_executor(
     sbatch_args = dict(slurm.sbatch_args)
     if float(mem) != int(mem):  # sbatch wants an integer with a unit
         sbatch_args.setdefault("mem-per-cpu", f"{round(mem * 1024)}M")
-    return _SlurmExecutor(
+    return (_SlurmDryRunExecutor if slurm.dry_run else _SlurmExecutor)(
         pipeline, tasks=executor.tasks, time=res.time, partition=res.partition,
         cpus_per_task=res.cpus_per_task, mem_per_cpu_gb=int(mem), gpus_per_task=res.gpus_per_task,
         workers=res.workers or -1, job_name=f"{slurm.job_name}-{name}", qos=slurm.qos or "",
@@ -200,10 +202,9 @@ def build_executor(
     )
 
 
-def incomplete_ranks(work_dir: str | os.PathLike, name: str, tasks: int) -> list[int]:
-    """Ranks of stage ``name`` without a completion marker (datatrove's ``completions/<rank:05d>``)."""
-    done = Path(work_dir) / "logs" / name / "completions"
-    return [rank for rank in range(tasks) if not (done / f"{rank:05d}").is_file()]
+def _incomplete(dt: PipelineExecutor) -> list[int]:
+    """Ranks without datatrove's completion marker, asked of the executor (its own layout, its own check)."""
+    return dt.get_incomplete_ranks(skip_completed=True)
 
 
 def run_stage(
@@ -211,26 +212,27 @@ def run_stage(
 ) -> Funnel:
     """Run ``pipeline`` over ``executor.tasks`` tasks (completed tasks are skipped) and wait until every
     task has completed; return the stage's funnel. Raises :class:`StageIncomplete` when tasks failed."""
-    todo = incomplete_ranks(work_dir, name, executor.tasks)
+    dt = build_executor(name, pipeline, work_dir, executor)
+    logging_dir = Path(dt.logging_dir.path)
+    todo = _incomplete(dt)
     res = executor.resources(name)
     logger.info("stage %s on %s: %d task(s), %d to run, %s cpu / %s gpu per task", name, executor.executor,
                 executor.tasks, len(todo), res.cpus_per_task, res.gpus_per_task)
     if todo:
-        dt = build_executor(name, pipeline, work_dir, executor)
         if executor.executor == "slurm":
-            _run_slurm(dt, name, Path(work_dir) / "logs" / name, executor.slurm)
+            _run_slurm(dt, name, logging_dir, executor.slurm)
         elif executor.executor == "ray":
             _run_ray(dt, executor.ray)
         else:
             dt.run()
-    left = incomplete_ranks(work_dir, name, executor.tasks)
+    left = _incomplete(dt)
     if left:
         raise StageIncomplete(
             f"stage {name!r}: {len(left)} of {executor.tasks} task(s) did not complete (ranks {left[:10]}"
-            f"{'…' if len(left) > 10 else ''}); see {Path(work_dir) / 'logs' / name}/logs/. "
+            f"{'…' if len(left) > 10 else ''}); see {logging_dir}/logs/. "
             "Re-run the same command to retry only those."
         )
-    return stage_funnel(work_dir, name)
+    return funnel_from_stats(logging_dir / "stats")
 
 
 # -- Ray -----------------------------------------------------------------------------------------
@@ -255,10 +257,43 @@ class _SlurmExecutor(SlurmPipelineExecutor):
         return None
 
 
+class _SlurmDryRunExecutor(_SlurmExecutor):
+    """``slurm.dry_run``: :meth:`launch_job` writes what a submission needs — the pickled executor,
+    ``ranks_to_run.json`` and the sbatch script, from datatrove's own ``get_sbatch_args`` and
+    ``get_launch_file_contents`` — and the ``sbatch`` command lines to ``sbatch_calls.json``, without
+    running them. The pickled executor runs the tasks like a normal one when the script is submitted."""
+
+    def launch_job(self) -> None:
+        ranks = self.get_incomplete_ranks()
+        if not ranks:
+            self.job_id = -1
+            return
+        with self.logging_dir.open("executor.pik", "wb") as f:
+            dill.dump(deepcopy(self), f, fmode=dill.CONTENTS_FMODE)
+        self.save_executor_as_json()
+        with self.logging_dir.open("ranks_to_run.json", "w") as f:
+            json.dump(ranks, f)
+        jobs = math.ceil(len(ranks) / self.tasks_per_job)
+        max_array = min(jobs, self.max_array_size) if self.max_array_size != -1 else jobs
+        pickled = self.logging_dir.resolve_paths("executor.pik")
+        script = self.get_launch_file_contents(
+            self.get_sbatch_args(max_array), f"srun -l -n {self.nodes_per_task} launch_pickled_pipeline {pickled}"
+        )
+        with self.logging_dir.open("launch_script.slurm", "w") as f:
+            f.write(script)
+        script_path = self.logging_dir.resolve_paths("launch_script.slurm")
+        calls = [{"args": [f"--export=ALL,RUN_OFFSET={i}"], "script": script_path} for i in range(math.ceil(jobs / max_array))]
+        with self.logging_dir.open("sbatch_calls.json", "w") as f:
+            json.dump(calls, f, indent=1)
+        self.job_id = "dry-run"
+
+
 def _run_slurm(dt, name: str, logging_dir: Path, cfg: SlurmConfig) -> None:
     if cfg.dry_run:
-        _slurm_dry_run(dt, name, logging_dir)
-        return
+        dt.launch_job()
+        if dt.job_id == -1:  # nothing to run: the stage is complete, the build goes on
+            return
+        raise SlurmDryRun(name, logging_dir / "launch_script.slurm")
     record = logging_dir / "slurm_job.json"
     job_id = json.loads(record.read_text())["job_id"] if record.is_file() else None
     if job_id is not None and _slurm_job_active(job_id):
@@ -272,9 +307,7 @@ def _run_slurm(dt, name: str, logging_dir: Path, cfg: SlurmConfig) -> None:
         logging_dir.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps({"job_id": str(job_id)}))
         logger.info("stage %s: submitted Slurm job %s (%s)", name, job_id, logging_dir / "launch_script.slurm")
-    tasks = dt.world_size
-    work_dir = logging_dir.parent.parent
-    while incomplete_ranks(work_dir, name, tasks):
+    while _incomplete(dt):
         if not _slurm_job_active(job_id):
             time.sleep(min(cfg.poll_interval_s, 10.0))  # markers on a shared filesystem may show up late
             return
@@ -290,25 +323,7 @@ def _slurm_job_active(job_id: str) -> bool:
     return out.returncode == 0 and bool(out.stdout.strip())
 
 
-def _slurm_dry_run(dt, name: str, logging_dir: Path) -> None:
-    """Let datatrove write the sbatch script and pickled executor, recording instead of calling sbatch."""
-    import datatrove.executor.slurm as dt_slurm
-
-    calls = []
-
-    def record(contents: str, _retriever, *args) -> str:
-        calls.append({"args": list(args), "script": contents})
-        return f"dry-run-{len(calls)}"
-
-    with mock.patch.object(dt_slurm, "launch_slurm_job", record):
-        dt.launch_job()
-    if dt.job_id == -1:  # nothing to run: the stage is complete, the build goes on
-        return
-    (logging_dir / "sbatch_calls.json").write_text(json.dumps(calls, indent=1), encoding="utf-8")
-    raise SlurmDryRun(name, logging_dir / "launch_script.slurm")
-
-
 __all__ = [
     "EXECUTORS", "ExecutorConfig", "RayConfig", "SlurmConfig", "SlurmDryRun", "StageIncomplete", "StageResources",
-    "build_executor", "incomplete_ranks", "run_stage",
+    "build_executor", "run_stage",
 ]

@@ -10,7 +10,7 @@ Counter conventions of our steps (datatrove's filters already follow the first):
   ``truncated`` or ``file_error`` (what was read before the fault is kept). They become the first
   stages: ``<reader> (files)`` (input files, by fault) and ``<reader>`` (records in, documents out).
 
-Stats are read from ``logs/<stage>/stats/<rank>.json`` — one file per task, written when the task
+Stats are read from the stage's ``<logging_dir>/stats/<rank>.json`` — one file per task, written when the task
 completes — rather than the executor's merged ``stats.json``, which only covers the tasks that ran
 in the last invocation (a resumed run skips completed ones).
 """
@@ -89,10 +89,6 @@ def funnel_from_stats(stats_dir: str | os.PathLike) -> Funnel:
     return funnel
 
 
-def stage_funnel(work_dir: str | os.PathLike, stage: str) -> Funnel:
-    return funnel_from_stats(Path(work_dir) / "logs" / stage / "stats")
-
-
 def merge_funnels(funnels: list[Funnel]) -> Funnel:
     """Stages of several pipeline stages one after another (stage names must differ)."""
     out = Funnel()
@@ -104,4 +100,4 @@ def merge_funnels(funnels: list[Funnel]) -> Funnel:
     return out
 
 
-__all__ = ["StageCounts", "funnel_from_stats", "merge_funnels", "stage_funnel"]
+__all__ = ["StageCounts", "funnel_from_stats", "merge_funnels"]

@@ -1,32 +1,30 @@
-"""Datatrove steps for the pairs builder's CLIP cut: score → write per-task scores → merge → cut.
+"""The pairs builder's CLIP cut: :class:`PairScorer` scores each pair, the :class:`PairCut` corpus rule
+collects the scores, decides the medians and threshold from all tasks, and drops the bottom 30%.
 
-Pass 1 (N tasks):   ``PairScorer(scorers)`` → ``PairScoreWriter(work_dir)`` → (a writer keeps the docs)
-Merge  (1 task):    ``PairScoreMerge(work_dir)`` — medians + threshold from the union of all tasks
-Pass 2 (N tasks):   reader of the pass-1 docs → ``PairScoreCut(work_dir)``
+    cut = PairCut(work, drop_fraction)
+    run_stage("score", [..., PairScorer(scorers), cut.collect_step(), SaveDocuments(...)], ...)
+    cut.merge(tasks)
+    run_stage("write", [LoadDocuments(...), cut.apply_step(), WriteShards(...)], ...)
 
 The rule itself (formula, ties) is in :mod:`dataset_builders.scoring.combine`. Scores travel in
 ``doc.metadata["clip_scores"] = {scorer name: cosine}``; the cut adds ``doc.metadata["clip_score"]``
-(the combined score). Per-task files are ``work_dir/scores/{rank:05d}.npz`` (ids, names, float64
-scores, rank, world_size), written atomically when the task's stream ends; the merge refuses an
-incomplete or mixed set of task files, so a stale file from an earlier run cannot leak in.
+(the combined score). Rows are ``{id, scores}`` in JSON, whose floats round-trip exactly, so the
+decision from 1 task and from N tasks is the same to the last bit.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from datatrove.data import Document, DocumentsPipeline, Media, MediaType
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.filters.base_filter import BaseFilter
 
-from dataset_builders.atomic import atomic_open, atomic_write_json
 from dataset_builders.images import ImageError
+from dataset_builders.pipeline.corpus_rule import CorpusRule
 from dataset_builders.scoring.combine import DEFAULT_DROP_FRACTION, PairCutDecision, decide_pair_cut
 from dataset_builders.scoring.loading import batched, prefetch_map
 from dataset_builders.scoring.preprocess import decode_rgb
@@ -37,8 +35,6 @@ logger = logging.getLogger(__name__)
 
 SCORES_KEY = "clip_scores"
 COMBINED_KEY = "clip_score"
-DECISION_FILE = "pair_cut.json"
-SCORES_DIR = "scores"
 
 TextSource = str | Callable[[Document], str | None]
 
@@ -175,167 +171,62 @@ class PairScorer(PipelineStep):
                 yield doc
 
 
-def task_scores_path(work_dir: str | Path, rank: int) -> Path:
-    return Path(work_dir) / SCORES_DIR / f"{rank:05d}.npz"
+class PairCut(CorpusRule):
+    """Keep a pair iff its combined score reaches the corpus threshold (``low_clip_score``).
 
-
-class PairScoreWriter(PipelineStep):
-    """Pass the documents through; when the task's stream ends, write its scores atomically.
-
-    The file holds ``ids``, ``names`` (sorted scorer names), ``scores`` ``[n, M]`` float64 and the
-    task's ``rank`` / ``world_size``. Documents without a complete score set are not recorded (the
-    cut drops them as ``no_clip_score``).
+    Pairs without a complete score set are dropped as ``no_clip_score``. The combined score is
+    stored in ``doc.metadata["clip_score"]``.
     """
 
-    name = "💾 pair scores (pass 1)"
-    type = "🔢 - SCORER"
+    name = "pair_cut"
+    level = "document"
 
-    def __init__(self, work_dir: str | Path, key: str = SCORES_KEY):
-        super().__init__()
-        self.work_dir = str(work_dir)
-        self.key = key
-
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        ids: list[str] = []
-        rows: list[list[float]] = []
-        names: list[str] | None = None
-        for doc in data or ():
-            scores = doc.metadata.get(self.key)
-            if isinstance(scores, Mapping) and scores:
-                if names is None:
-                    names = sorted(scores)
-                if set(scores) == set(names):
-                    ids.append(str(doc.id))
-                    rows.append([float(scores[n]) for n in names])
-                    self.stat_update("scores_written")
-                else:
-                    self.stat_update("score_names_mismatch")
-            yield doc
-        write_task_scores(self.work_dir, rank, world_size, ids, names or [], rows)
-
-
-def write_task_scores(
-    work_dir: str | Path, rank: int, world_size: int, ids: Sequence[str], names: Sequence[str], rows: Sequence[Sequence[float]]
-) -> Path:
-    path = task_scores_path(work_dir, rank)
-    buf = io.BytesIO()
-    np.savez(
-        buf,
-        ids=np.array(list(ids), dtype=str),
-        names=np.array(list(names), dtype=str),
-        scores=np.array(rows, dtype=np.float64).reshape(len(rows), len(names)),
-        rank=np.int64(rank),
-        world_size=np.int64(world_size),
-    )
-    with atomic_open(path, "wb") as f:
-        f.write(buf.getvalue())
-    return path
-
-
-def read_scores(work_dir: str | Path) -> tuple[list[str], np.ndarray]:
-    """Names and the ``[N, M]`` union of every task's scores; checks the task set is complete."""
-    files = sorted((Path(work_dir) / SCORES_DIR).glob("*.npz"))
-    if not files:
-        raise FileNotFoundError(f"no pair score files under {Path(work_dir) / SCORES_DIR}: run pass 1 first")
-    names: list[str] | None = None
-    world_sizes, ranks, parts = set(), set(), []
-    for f in files:
-        with np.load(f) as z:
-            file_names = [str(n) for n in z["names"]]
-            scores = z["scores"]
-            world_sizes.add(int(z["world_size"]))
-            ranks.add(int(z["rank"]))
-        if scores.shape[0] == 0:
-            continue
-        if names is None:
-            names = file_names
-        elif file_names != names:
-            raise ValueError(f"{f} scores {file_names}, other tasks {names}: mixed runs in {work_dir}")
-        parts.append(scores)
-    if len(world_sizes) != 1 or ranks != set(range(next(iter(world_sizes)))):
-        raise ValueError(
-            f"pair score files in {work_dir} are incomplete or from different runs "
-            f"(world sizes {sorted(world_sizes)}, ranks {sorted(ranks)}): finish pass 1 or clear the folder"
-        )
-    names = names or []
-    return names, (np.concatenate(parts) if parts else np.empty((0, len(names))))
-
-
-def merge_pair_scores(work_dir: str | Path, drop_fraction: float = DEFAULT_DROP_FRACTION) -> PairCutDecision:
-    """Compute the corpus-wide decision from all task files and write ``work_dir/pair_cut.json``."""
-    names, scores = read_scores(work_dir)
-    decision = decide_pair_cut(scores, names, drop_fraction)
-    atomic_write_json(Path(work_dir) / DECISION_FILE, decision.to_dict())
-    logger.info(
-        "pair cut: %d pairs, medians %s, threshold %s, %d below it",
-        decision.n_scored, dict(zip(decision.names, decision.medians, strict=True)), decision.threshold, decision.n_dropped,
-    )
-    return decision
-
-
-def load_decision(work_dir: str | Path) -> PairCutDecision:
-    path = Path(work_dir) / DECISION_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run PairScoreMerge (or merge_pair_scores) after pass 1")
-    return PairCutDecision.from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
-class PairScoreMerge(PipelineStep):
-    """The merge as a pipeline step (run it with one task); documents, if any, pass through."""
-
-    name = "🧮 pair score merge"
-    type = "🔢 - SCORER"
-
-    def __init__(self, work_dir: str | Path, drop_fraction: float = DEFAULT_DROP_FRACTION):
-        super().__init__()
-        self.work_dir = str(work_dir)
+    def __init__(self, work_dir: str | Path, drop_fraction: float = DEFAULT_DROP_FRACTION, key: str = SCORES_KEY):
+        super().__init__(work_dir)
+        if not 0 <= drop_fraction < 1:
+            raise ValueError(f"drop_fraction must be in [0, 1), got {drop_fraction}")
         self.drop_fraction = drop_fraction
-
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        if data:
-            yield from data
-        if rank == 0:
-            d = merge_pair_scores(self.work_dir, self.drop_fraction)
-            self.stat_update("pairs_scored", value=d.n_scored)
-            self.stat_update("pairs_below_threshold", value=d.n_dropped)
-
-
-class PairScoreCut(BaseFilter):
-    """Pass 2: keep a pair iff its combined score reaches the corpus threshold (``dropped_low_clip_score``).
-
-    Pairs without scores are dropped as ``no_clip_score``. The combined score is stored in
-    ``doc.metadata["clip_score"]``.
-    """
-
-    name = "✂️ CLIP bottom-30% cut"
-
-    def __init__(self, work_dir: str | Path, key: str = SCORES_KEY, exclusion_writer=None):
-        super().__init__(exclusion_writer=exclusion_writer)
-        self.work_dir = str(work_dir)
         self.key = key
-        self._decision: PairCutDecision | None = None
 
     @property
-    def decision(self) -> PairCutDecision:
-        if self._decision is None:
-            self._decision = load_decision(self.work_dir)
-        return self._decision
+    def title(self) -> str:
+        return f"✂️ CLIP bottom-{self.drop_fraction:.0%} cut"
 
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        self.decision  # noqa: B018 - fail before the first document when the merge has not run
-        yield from super().run(data, rank, world_size)
+    def collect(self, doc: Document) -> Iterable[dict]:
+        scores = doc.metadata.get(self.key)
+        if isinstance(scores, Mapping) and scores:
+            yield {"id": str(doc.id), "scores": {n: float(v) for n, v in scores.items()}}
 
-    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+    def decide(self, rows: list[dict]) -> PairCutDecision:
+        names = sorted(rows[0]["scores"]) if rows else []
+        for r in rows:
+            if sorted(r["scores"]) != names:
+                raise ValueError(f"pair {r['id']} has scores {sorted(r['scores'])}, others {names}: "
+                                 "mixed runs in one work dir")
+        scores = np.array([[r["scores"][n] for n in names] for r in rows], dtype=np.float64)
+        return decide_pair_cut(scores.reshape(len(rows), len(names)), names, self.drop_fraction)
+
+    def decision_to_json(self, decision: PairCutDecision) -> dict:
+        return decision.to_dict()
+
+    def decision_from_json(self, data: dict) -> PairCutDecision:
+        return PairCutDecision.from_dict(data)
+
+    def describe(self, d: PairCutDecision) -> str:
+        return (f"{d.n_scored} pairs, medians {dict(zip(d.names, d.medians, strict=True))}, "
+                f"threshold {d.threshold}, {d.n_dropped} below it")
+
+    def drop_document(self, doc: Document, decision: PairCutDecision) -> str | None:
         scores = doc.metadata.get(self.key)
         if not isinstance(scores, Mapping) or not scores:
-            return False, "no_clip_score"
-        if self.decision.threshold is None:  # an empty corpus at merge time: nothing to compare against
-            return True
+            return "no_clip_score"
+        if decision.threshold is None:  # an empty corpus at merge time: nothing to compare against
+            return None
         try:
-            combined = self.decision.combined(scores)
+            combined = decision.combined(scores)
         except (KeyError, TypeError, ValueError):
-            return False, "no_clip_score"
+            return "no_clip_score"
         if not np.isfinite(combined):
-            return False, "no_clip_score"
+            return "no_clip_score"
         doc.metadata[COMBINED_KEY] = combined
-        return True if self.decision.keep(combined) else (False, "low_clip_score")
+        return None if decision.keep(combined) else "low_clip_score"

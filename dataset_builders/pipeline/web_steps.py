@@ -1,0 +1,62 @@
+"""Step lists both web builders use: pages → Japanese documents, and image download + checks.
+
+These are pieces, not a pipeline: each builder's ``build.py`` shows its stages top to bottom and
+puts these lists, its own steps and its corpus rules' collect / merge / apply where they belong.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datatrove.pipeline.base import PipelineStep
+
+from dataset_builders.download.config import DownloadConfig
+from dataset_builders.download.step import DownloadImages
+from dataset_builders.image_checks import HashImages, ImageSizeFilter, SizeRules
+from dataset_builders.pipeline.frequent_images import FrequentImagesConfig
+from dataset_builders.pipeline.inputs import readers_for
+from dataset_builders.web.html_extract import HtmlExtractor
+from dataset_builders.web.image_urls import ImageUrlRules
+from dataset_builders.web.japanese import JapaneseFilter
+
+
+@dataclass
+class JapaneseConfig:
+    """Document-level Japanese test (share of kana/kanji among letters, and of kana alone)."""
+
+    min_japanese_ratio: float = 0.25
+    min_kana_ratio: float = 0.05
+    min_letters: int = 20
+
+
+@dataclass
+class WebConfig:
+    japanese: JapaneseConfig = field(default_factory=JapaneseConfig)
+    url_rules: ImageUrlRules = field(default_factory=ImageUrlRules)
+    download: DownloadConfig = field(default_factory=DownloadConfig)
+    image_size: SizeRules = field(default_factory=SizeRules)
+    frequent_images: FrequentImagesConfig = field(default_factory=FrequentImagesConfig)
+
+
+def read_japanese_pages(inputs: list[str | os.PathLike], web: WebConfig) -> list[PipelineStep]:
+    """WARC/JSONL readers → main text + images in page order (MMC4 URL rules) → Japanese documents only."""
+    ja = web.japanese
+    return [
+        *readers_for(inputs),
+        HtmlExtractor(rules=web.url_rules),
+        JapaneseFilter(ja.min_japanese_ratio, ja.min_kana_ratio, ja.min_letters),
+    ]
+
+
+def download_and_check_images(work: str | os.PathLike, web: WebConfig) -> list[PipelineStep]:
+    """Polite, resumable download (state in ``<work>/download_cache``) → size/aspect rules → pHash."""
+    return [
+        DownloadImages(Path(work) / "download_cache", web.download),
+        ImageSizeFilter(web.image_size),
+        HashImages(),
+    ]
+
+
+__all__ = ["FrequentImagesConfig", "JapaneseConfig", "WebConfig", "download_and_check_images", "read_japanese_pages"]
