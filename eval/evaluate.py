@@ -25,6 +25,7 @@ from eval.metrics.judge import JUDGE_PROMPT_VERSION, JudgeSettings, cache_dir_fo
 from eval.runner import GenerationSettings, VLMRunner
 from eval.scoring import MetricResult, score
 from eval.tasks import EvalItem, Task, get_task
+from eval.tasks.base import fixture_note
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,9 @@ def _prediction_rows(items: Sequence[EvalItem], preds: Sequence[str], metrics: S
 
 def _dataset_info(task: Task, source: str | None) -> dict[str, Any]:
     if source is not None and Path(source).expanduser().is_dir():
-        return {"id": task.hub_id, "source": f"local folder {Path(source).name}", "split": None}
+        info = {"id": task.hub_id, "source": f"local folder {Path(source).name}", "split": None}
+        note = fixture_note(source)
+        return {**info, "fixture": note} if note else info
     return {"id": source or task.hub_id, "source": "hub", "split": task.hub_split}
 
 

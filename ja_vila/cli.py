@@ -228,6 +228,9 @@ RepoOpt = Annotated[str, typer.Option("--repo", help="Hub repo id ORG/NAME.")]
 PrivateOpt = Annotated[bool, typer.Option("--private", help="Create the repo private (refused if it exists public).")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Verify and stage, print the Hub calls, upload nothing.")]
 StageOpt = Annotated[Path | None, typer.Option("--stage", help="Folder to stage the upload in (default: DIR.release beside DIR).")]
+LicenseOpt = Annotated[str | None, typer.Option("--license", help="Hub licence id (e.g. cc-by-4.0, apache-2.0), or other with --license-name and --license-link.")]
+LicenseNameOpt = Annotated[str | None, typer.Option("--license-name", help="With --license other: a lowercase id for the terms, e.g. my-terms-1.0.")]
+LicenseLinkOpt = Annotated[str | None, typer.Option("--license-link", help="With --license other: a URL (or a file in the repo) with the terms.")]
 
 
 def _release(run) -> None:
@@ -258,16 +261,21 @@ def release_model_cmd(
     folder: Annotated[Path, typer.Argument(help="Model folder (training/stepN.py output or `ja-vila convert-vila`).")],
     repo: RepoOpt,
     eval_report: Annotated[Path | None, typer.Option("--eval-report", help="report.json of `ja-vila eval` (table + model-index).")] = None,
-    license: Annotated[str, typer.Option("--license", help="Card licence id (e.g. apache-2.0); default other.")] = "other",  # noqa: A002
-    base_model: Annotated[list[str] | None, typer.Option("--base-model", help="Hub id of a base model (repeatable).")] = None,
+    license: LicenseOpt = None,  # noqa: A002
+    license_name: LicenseNameOpt = None,
+    license_link: LicenseLinkOpt = None,
+    base_model: Annotated[list[str] | None, typer.Option("--base-model", help="Hub id of a base model (repeatable; default: what step 0 assembled from, when on the Hub).")] = None,
     dataset: Annotated[list[str] | None, typer.Option("--dataset", help="Hub id of a training dataset (repeatable).")] = None,
+    force_model_index: Annotated[bool, typer.Option("--force-model-index", help="Also publish numbers that are not benchmark results (fixture data, part of a benchmark, a scripted judge) in model-index (warns).")] = False,
     private: PrivateOpt = False, dry_run: DryRunOpt = False, stage: StageOpt = None,
 ) -> None:
     """Release a model: from_pretrained check, card (architecture, training, evaluation, usage), stage, push."""
     from model_cards.release import release_model
 
     _release(lambda: release_model(folder, repo, eval_report=eval_report, private=private, dry_run=dry_run,
-                                   stage_dir=stage, license=license, base_models=base_model, datasets=dataset))
+                                   stage_dir=stage, license=license, license_name=license_name,
+                                   license_link=license_link, base_models=base_model, datasets=dataset,
+                                   force_model_index=force_model_index))
 
 
 # -- ja-vila preview DIR -------------------------------------------------------------------------

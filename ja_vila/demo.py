@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 #: Fixed so that image URLs (and the sample keys derived from them) are the same on every run.
 DEMO_PORTS = range(47621, 47641)
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
+#: The embedded sample and everything made from it are the project's own (pyproject.toml: Apache-2.0).
+DEMO_LICENSE = "apache-2.0"
 
 
 @dataclass
@@ -151,8 +153,8 @@ def stage_release(ctx: DemoContext) -> None:
     model = ctx.models.get("step2")
     if model is not None:
         report = ctx.out / "eval" / "report.json"
-        plan = release_model(model, "ORG/llm-jp-3-vila-tiny-demo", eval_report=report if report.is_file() else None,
-                             dry_run=True, stage_dir=release / "model")
+        plan = release_model(model, "ORG/ja-vila-tiny-demo", eval_report=report if report.is_file() else None,
+                             license=DEMO_LICENSE, dry_run=True, stage_dir=release / "model")
         logger.info("%s", plan.describe())
         staged.append("model")
     ctx.add("release (dry run)", f"verified and staged {', '.join(staged)} with generated cards", release)

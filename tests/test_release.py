@@ -253,7 +253,7 @@ def _report(model_dir: Path) -> dict:
         "heron_bench": {"title": "Japanese-Heron-Bench", "task_type": "visual-question-answering",
                         "task_label": "Visual Question Answering",
                         "dataset": {"id": "turing-motors/Japanese-Heron-Bench", "source": "hub", "split": "train"},
-                        "n_items": 21, "limit": None,
+                        "n_items": 103, "limit": None,
                         "metrics": [{"name": "heron_relative", "label": "Heron-Bench relative score", "value": 42.125,
                                      "details": {}, "judge_model": "gpt-4o-2024-05-13",
                                      "judge_prompt_version": "ja-vila-heron-bench/v1", "skipped": None}]},
@@ -342,7 +342,7 @@ def test_model_push_without_report_says_not_evaluated(model_folder, tmp_path, mo
     monkeypatch.setenv("HF_TOKEN", MARKER)
     caplog.set_level("DEBUG")
     folder, _ = model_folder
-    plan = release_model(folder, "llm-jp/tiny", stage_dir=tmp_path / "stage", hub_factory=FakeHub)
+    plan = release_model(folder, "llm-jp/tiny", license="apache-2.0", stage_dir=tmp_path / "stage", hub_factory=FakeHub)
     card = ModelCard.load(plan.stage_dir / "README.md", ignore_metadata_errors=False)
     assert "model-index" not in card.data.to_dict() and "Not evaluated yet" in card.text
     client = FakeHub.instances[-1]
@@ -356,10 +356,129 @@ def test_model_push_without_report_says_not_evaluated(model_folder, tmp_path, mo
 def test_cli_release_model_dry_run(model_folder, tmp_path):
     folder, report_path = model_folder
     result = CliRunner().invoke(app, ["release", "model", str(folder), "--repo", "llm-jp/tiny", "--eval-report",
-                                      str(report_path), "--dry-run", "--stage", str(tmp_path / "stage")])
+                                      str(report_path), "--license", "apache-2.0", "--dry-run", "--stage",
+                                      str(tmp_path / "stage")])
     assert result.exit_code == 0, result.output
     assert "create_repo(repo_id='llm-jp/tiny', repo_type='model'" in result.output
     assert "model.safetensors" in result.output and "training_args.bin" not in result.output.split("staged folder")[1]
     missing = CliRunner().invoke(app, ["release", "model", str(folder), "--repo", "llm-jp/tiny", "--eval-report",
-                                       str(tmp_path / "nope.json"), "--dry-run"])
+                                       str(tmp_path / "nope.json"), "--license", "mit", "--dry-run"])
     assert missing.exit_code == 2 and "report.json" in missing.output
+
+
+def test_model_release_needs_a_licence_the_hub_accepts(model_folder, tmp_path):
+    folder, _ = model_folder
+    for kwargs, message in [({}, "--license is required"), ({"license": "my-own"}, "not a Hub licence id"),
+                            ({"license": "other"}, "license_name"),
+                            ({"license": "other", "license_name": "ja-terms"}, "license_link")]:
+        with pytest.raises(ReleaseError, match=message):
+            release_model(folder, "llm-jp/tiny", dry_run=True, stage_dir=tmp_path / "stage", **kwargs)
+    assert not (tmp_path / "stage").exists()  # refused before any work
+    plan = release_model(folder, "llm-jp/tiny", dry_run=True, stage_dir=tmp_path / "stage", license="other",
+                         license_name="ja-terms-1.0", license_link="https://example.org/terms")
+    data = ModelCard.load(plan.stage_dir / "README.md").data.to_dict()
+    assert (data["license"], data["license_name"], data["license_link"]) == (
+        "other", "ja-terms-1.0", "https://example.org/terms")
+
+
+# -- the card tells what happened -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """Steps 0 → 1 → 2 of the demo's training on synthetic data: a folder as a real run leaves it."""
+    from training.data.synthetic import write_instruct, write_interleaved, write_pairs
+    from training.demo import run_demo_training
+
+    root = tmp_path_factory.mktemp("trained")
+    data = {"pairs": write_pairs(root / "pairs", n=8), "interleaved": write_interleaved(root / "interleaved", n=4),
+            "instruct": write_instruct(root / "instruct", n=8)}
+    run_demo_training(data, root / "models", max_steps=2)
+    return root / "models" / "step2"
+
+
+def _card_table(text: str, heading: str) -> dict[str, str]:
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    return {m.group(1): m.group(2) for m in re.finditer(r"^\| ([^|]+?) \| (.+?) \|$", section, re.M)}
+
+
+def test_model_card_reports_the_checkpoints_own_run_and_no_local_path(trained, tmp_path):
+    import torch
+
+    stage = tmp_path / "stage"
+    plan = release_model(trained, "ORG/tiny-demo", dry_run=True, stage_dir=stage, license="apache-2.0")
+    # no absolute local path in any staged file (config.json held the assembly folders)
+    roots = [str(trained.parents[1]), str(tmp_path)]
+    assert "_name_or_path" in (trained / "config.json").read_text() and str(trained.parents[1]) in (
+        trained / "config.json").read_text()
+    for f in plan.files:
+        data = (stage / f.path).read_bytes()
+        assert not any(r.encode() in data for r in roots), f.path
+    assert (stage / "config.json").stat().st_ino != (trained / "config.json").stat().st_ino  # written, not linked
+    assert AutoModelForImageTextToText.from_pretrained(stage).num_parameters() == plan.verified["parameters"]
+    # hyperparameters: the checkpoint's own training arguments, not the published recipe
+    args = torch.load(trained / "training_args.bin", weights_only=False)
+    card = ModelCard.load(stage / "README.md", ignore_metadata_errors=False)
+    table = _card_table(card.text, "## Training")
+    assert table["learning rate"] == f"{args.learning_rate:g}"
+    assert table["global batch"].startswith(
+        f"{args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size} "
+        f"({args.per_device_train_batch_size} per device × {args.gradient_accumulation_steps} accumulation")
+    assert table["optimizer steps"].startswith(str(args.max_steps))
+    assert table["max length"].startswith(f"{args.max_length} tokens")
+    assert table["schedule"].startswith(f"`{args.lr_scheduler_type.value}`")
+    assert table["optimizer"] == f"`{args.optim.value}`, weight decay {args.weight_decay:g}"
+    assert table["seed"] == str(args.seed) and table["precision"] == ("bf16" if args.bf16 else "fp32")
+    assert "1024" not in table["global batch"] and "4096" not in table["max length"]
+    # architecture and size from the model: a 264K-parameter Llama is not called LLM-jp-3
+    n = plan.verified["parameters"]
+    assert f"{n:,}" in card.text and "tiny model" in card.text
+    assert "LLM-jp-3 VILA architecture" not in card.text and "llm-jp" not in card.data.to_dict()["tags"]
+    assert "base_model" not in card.data.to_dict()  # assembled from local folders: none is a Hub id
+    assert "local folder `llm`" in card.text
+
+
+def _fixture_report(model_dir: Path) -> dict:
+    report = _report(model_dir)
+    report["judge"]["scripted"] = True  # the demo's scripted server
+    report["tasks"]["ja_vg_vqa_500"]["dataset"] = {"id": "SakanaAI/JA-VG-VQA-500", "source": "local folder x",
+                                                   "split": None, "fixture": "demo fixture"}
+    report["tasks"]["ja_vg_vqa_500"]["n_items"] = 6
+    report["model-index"] = model_index(report)
+    return report
+
+
+def test_fixture_and_scripted_judge_numbers_stay_out_of_model_index_unless_forced(model_folder, tmp_path, caplog):
+    folder, _ = model_folder
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(_fixture_report(folder)), encoding="utf-8")
+    assert json.loads(path.read_text())["model-index"][0]["results"] == []  # the report itself withholds them
+    plan = release_model(folder, "llm-jp/tiny", eval_report=path, dry_run=True, stage_dir=tmp_path / "stage",
+                         license="apache-2.0")
+    card = ModelCard.load(plan.stage_dir / "README.md", ignore_metadata_errors=False)
+    assert "model-index" not in card.data.to_dict()
+    assert "42.12 ⚠ not a benchmark result: scripted judge" in card.text
+    assert "17.50 ⚠ not a benchmark result: fixture data (demo fixture)" in card.text
+    assert "Not benchmark results, so not in this card's `model-index`" in card.text
+    assert "left out of model-index" in caplog.text
+    caplog.clear()
+    forced = release_model(folder, "llm-jp/tiny", eval_report=path, dry_run=True, stage_dir=tmp_path / "stage2",
+                           license="apache-2.0", force_model_index=True)
+    card = ModelCard.load(forced.stage_dir / "README.md", ignore_metadata_errors=False)
+    results = {(r.dataset_type, r.metric_type): r for r in card.data.eval_results}
+    assert results[("SakanaAI/JA-VG-VQA-500", "rougeL")].dataset_args["caveats"] == ["fixture data (demo fixture)"]
+    heron = results[("turing-motors/Japanese-Heron-Bench", "heron_bench_relative")]
+    assert heron.metric_args["caveats"] == ["scripted judge (not a model)"]
+    assert "--force-model-index: publishing" in caplog.text and "Warning: this card's `model-index`" in card.text
+
+
+def test_a_local_path_left_in_a_staged_file_stops_the_release(model_folder, tmp_path):
+    from model_cards.release.staging import scrub_local_paths
+
+    clean, removed = scrub_local_paths({"_name_or_path": "/home/me/llm", "text_config": {
+        "_name_or_path": "llm-jp/llm-jp-3-13b-instruct", "name_or_path": "./local"}, "vocab": 5})
+    assert clean == {"_name_or_path": "", "text_config": {"_name_or_path": "llm-jp/llm-jp-3-13b-instruct",
+                                                          "name_or_path": ""}, "vocab": 5}
+    assert removed == ["/home/me/llm", "./local"]
+    folder, _ = model_folder
+    with pytest.raises(ReleaseError, match="names the local folder"):
+        release_model(folder, "llm-jp/tiny", dry_run=True, stage_dir=tmp_path / "stage", license="apache-2.0",
+                      description=f"Trained in {folder.parent}/runs.")

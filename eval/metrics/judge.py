@@ -71,6 +71,7 @@ class JudgeSettings:
     max_tokens: int = 1024
     max_requests: int | None = None
     cache_dir: str | None = None
+    scripted: bool = False  # a scripted stand-in (demo, tests), not a model: its scores are not results
 
     def llm_config(self) -> LLMConfig:
         provider = self.provider or ("openai_compatible" if self.base_url else "openai")
@@ -93,7 +94,7 @@ class JudgeSettings:
     def describe(self) -> dict[str, Any]:
         """What a report records about the judge (no key, no cache path)."""
         return {"model": self.model, "provider": self.provider or ("openai_compatible" if self.base_url else "openai"),
-                "base_url": self.base_url, "temperature": 0.0, "seed": 0}
+                "base_url": self.base_url, "temperature": 0.0, "seed": 0, "scripted": self.scripted}
 
 
 @dataclass

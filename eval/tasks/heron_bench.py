@@ -30,6 +30,7 @@ class HeronBench(Task):
     hub_split = "train"
     metrics = ("heron_judge",)
     max_new_tokens = 512
+    full_size = 103
 
     def rows_from_folder(self, folder: Path) -> Iterable[dict[str, Any]]:
         if (folder / "questions_ja.jsonl").is_file():

@@ -20,6 +20,7 @@ class JaVLMBenchInTheWild(Task):
     hub_split = "test"
     metrics = ("rougel", "llm_judge")
     max_new_tokens = 256
+    full_size = 50
 
     def items_from_row(self, row: dict[str, Any], index: int, folder: Path | None) -> list[EvalItem]:
         qid = str(row.get("question_id", index))

@@ -44,6 +44,7 @@ class TextVQA(Task):
     hub_split = "validation"
     metrics = ("vqa_accuracy",)
     max_new_tokens = 32
+    full_size = 5000  # the validation split with human answers
     use_ocr: ClassVar[bool] = True
 
     def rows_from_folder(self, folder: Path) -> Iterable[dict[str, Any]]:

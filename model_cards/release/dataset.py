@@ -19,7 +19,13 @@ from typing import Any
 from dataset_builders.shard_writer import DATA_DIR
 from model_cards.release.hub import HubFactory, hub_calls, push, resolve_token
 from model_cards.release.plan import ReleaseError, ReleasePlan, check_repo_id
-from model_cards.release.staging import check_no_secret, default_stage_dir, stage_folder
+from model_cards.release.staging import (
+    check_no_local_paths,
+    check_no_secret,
+    default_stage_dir,
+    local_roots,
+    stage_folder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +131,7 @@ def release_dataset(
     files = {"stats.json": folder / "stats.json", **{f"{DATA_DIR}/{p.name}": p for p in shards}}
     staged = stage_folder(stage, folder, files, {"README.md": str(release_card)}, _managed)
     check_no_secret(stage, staged, token or _saved_token())
+    check_no_local_paths(stage, staged, local_roots(folder))
     verified = verify_dataset(stage, stats, full_load_max_bytes)
     name = release_card.data.to_dict().get("pretty_name") or folder.name
     plan = ReleasePlan(
