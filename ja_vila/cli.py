@@ -248,12 +248,19 @@ def _release(run) -> None:
 @release_app.command("dataset")
 def release_dataset_cmd(
     folder: Annotated[Path, typer.Argument(help="Dataset folder written by `ja-vila build` (README.md, stats.json, data/).")],
-    repo: RepoOpt, private: PrivateOpt = False, dry_run: DryRunOpt = False, stage: StageOpt = None,
+    repo: RepoOpt,
+    license: LicenseOpt = None,  # noqa: A002
+    license_name: LicenseNameOpt = None,
+    license_link: LicenseLinkOpt = None,
+    contact: Annotated[str | None, typer.Option("--contact", help="E-mail address or URL for removal (opt-out / takedown) requests; stated in the card.")] = None,
+    private: PrivateOpt = False, dry_run: DryRunOpt = False, stage: StageOpt = None,
 ) -> None:
-    """Release a dataset: load_dataset check, card for the repo, stage (no caches/logs), push (HF_TOKEN or hf login)."""
+    """Release a dataset: load_dataset check, card for the repo (licence, removal contact), stage (no caches/logs), push (HF_TOKEN or hf login)."""
     from model_cards.release import release_dataset
 
-    _release(lambda: release_dataset(folder, repo, private=private, dry_run=dry_run, stage_dir=stage))
+    _release(lambda: release_dataset(folder, repo, license=license, license_name=license_name,
+                                     license_link=license_link, contact=contact, private=private, dry_run=dry_run,
+                                     stage_dir=stage))
 
 
 @release_app.command("model")

@@ -26,6 +26,7 @@ from typing import Any
 
 from dataset_builders.config import load_config
 from dataset_builders.funnel import Funnel
+from dataset_builders.project import PROJECT_URL
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ DEMO_PORTS = range(47621, 47641)
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
 #: The embedded sample and everything made from it are the project's own (pyproject.toml: Apache-2.0).
 DEMO_LICENSE = "apache-2.0"
+#: Where the demo's (dry-run) dataset cards send removal requests: the project's issue tracker.
+DEMO_CONTACT = f"{PROJECT_URL}/issues"
 
 
 @dataclass
@@ -147,7 +150,8 @@ def stage_release(ctx: DemoContext) -> None:
 
     release = ctx.out / "release"
     for name, folder in ctx.datasets.items():
-        plan = release_dataset(folder, f"ORG/ja-{name}", dry_run=True, stage_dir=release / f"ja-{name}")
+        plan = release_dataset(folder, f"ORG/ja-{name}", license=DEMO_LICENSE, contact=DEMO_CONTACT, dry_run=True,
+                               stage_dir=release / f"ja-{name}")
         logger.info("%s", plan.describe())
     staged = [f"ja-{name}" for name in ctx.datasets]
     model = ctx.models.get("step2")

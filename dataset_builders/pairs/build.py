@@ -34,7 +34,7 @@ from dataset_builders.scoring.combine import DEFAULT_DROP_FRACTION
 from dataset_builders.scoring.nsfw import NsfwConfig, nsfw_steps
 from dataset_builders.scoring.pairs import PairScoreCut, PairScorer, PairScoreWriter, merge_pair_scores
 from dataset_builders.text.alt_text import DEFAULT_MIN_CHARS, AltTextFilter
-from model_cards.dataset_card import DatasetCardInfo
+from model_cards.dataset_card import DatasetCardInfo, tiny_scorer_warning
 
 PAPER_SCORERS = {
     "openclip_xlmr_h14": {"type": "open_clip", "model": "xlm-roberta-large-ViT-H-14", "pretrained": "frozen_laion5b_s13b_b90k"},
@@ -83,6 +83,7 @@ def card_info(config: PairsConfig) -> DatasetCardInfo:
             "cut": f"the bottom {config.drop_fraction:.0%} of clip_score over the whole corpus dropped (pairs tied at the threshold kept)",
         },
         sources=["Web pages as given by --input (respect each site's terms; robots.txt and X-Robots-Tag noai honoured at download)."],
+        warnings=tiny_scorer_warning([*config.scorers.values(), config.nsfw.scorer if config.nsfw else None]),
     )
 
 
