@@ -309,7 +309,8 @@ def _snippet(card_text: str) -> str:
     return re.search(r"```python\n(.*?)```", card_text, re.S).group(1)
 
 
-def test_model_dry_run_stages_weights_and_a_card_with_evaluation_and_usage(model_folder, tmp_path, monkeypatch):
+def test_model_dry_run_stages_weights_and_a_card_with_evaluation_and_usage(model_folder, tmp_path, monkeypatch, capfd,
+                                                                          caplog):
     folder, report_path = model_folder
     stage = tmp_path / "stage"
     plan = release_model(folder, "llm-jp/llm-jp-3-vila-tiny", eval_report=report_path, dry_run=True, stage_dir=stage,
@@ -346,7 +347,11 @@ def test_model_dry_run_stages_weights_and_a_card_with_evaluation_and_usage(model
     assert 'model_id = "llm-jp/llm-jp-3-vila-tiny"' in code and 'pipeline("image-text-to-text"' in code
     monkeypatch.chdir(tmp_path)
     code = code.replace('"llm-jp/llm-jp-3-vila-tiny"', repr(str(stage))).replace("max_new_tokens=256", "max_new_tokens=3")
+    capfd.readouterr()
+    caplog.clear()
     exec(compile(code, "card-snippet", "exec"), {})
+    said = capfd.readouterr().err + caplog.text
+    assert "do_sample" not in said and "not a valid argument" not in said  # nothing goes to the processor
 
 
 def test_model_push_without_report_says_not_evaluated(model_folder, tmp_path, monkeypatch, caplog):
@@ -579,3 +584,14 @@ def test_crawl_dates_come_from_the_samples_warc_dates():
             {"json": {"warc_date": None}}, {"json": {}}]
     assert crawl_dates(rows).startswith("2023-11-30 … 2024-03-02")
     assert crawl_dates([{"json": {}}]) == ""
+
+
+def test_docs_never_index_a_streamed_dataset():
+    """``load_dataset(..., streaming=True)`` gives an IterableDataset: ``ds[0]`` is not a row."""
+    root = Path(__file__).resolve().parents[1]
+    for path in [root / "README.md", *sorted((root / "model_cards" / "templates").glob("*.md"))]:
+        for block in re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), re.S):
+            streamed = set(re.findall(r"^(\w+) = load_dataset\([^\n]*streaming=True", block, re.M))
+            for name in streamed:
+                after = block.split(f"{name} = load_dataset(", 1)[1]
+                assert not re.search(rf"\b{name}\[", after), f"{path.name}: {name}[...] on a streamed dataset"
