@@ -61,8 +61,21 @@ def caveats(report: dict[str, Any], name: str, metric: dict[str, Any]) -> list[s
     return out
 
 
+def _runs_text(metric: dict[str, Any]) -> str:
+    runs = (metric.get("details") or {}).get("runs") or {}
+    if runs.get("n", 1) < 2 or "std" not in runs:
+        return ""
+    return f" ± {runs['std']:.2f} (mean of {runs['n']} judge runs, {runs['min']:.2f}–{runs['max']:.2f})"
+
+
+def repeated_runs(judge: dict[str, Any] | None) -> dict[str, int]:
+    """Tasks whose judge scores are means of several runs (task → runs)."""
+    runs = (judge or {}).get("runs") or {}
+    return {k: v for k, v in runs.items() if v > 1} if isinstance(runs, dict) else {}
+
+
 def _score_cell(report: dict[str, Any], name: str, metric: dict[str, Any]) -> str:
-    text = _fmt(metric["value"])
+    text = _fmt(metric["value"]) + _runs_text(metric)
     notes = caveats(report, name, metric) if metric["value"] is not None else []
     return f"{text} ⚠ not a benchmark result: {'; '.join(notes)}" if notes else text
 
@@ -95,13 +108,21 @@ def task_table(name: str, task: dict[str, Any], report: dict[str, Any] | None = 
 
 
 def to_markdown(report: dict[str, Any]) -> str:
-    """The Markdown report: a header with the model and decoding, then a table per task."""
+    """The Markdown report: a header with the model, decoding and judge, then a table per task."""
     gen = report.get("generation") or {}
     judge = report.get("judge")
-    head = [f"## Evaluation of `{report['model']}`", "",
-            f"Greedy decoding, prompt format `{gen.get('prompt_format', '?')}`, batch {gen.get('batch_size', '?')}; "
-            + (f"judge `{judge['model']}` (temperature 0, seed 0)" + (", a scripted stand-in, not a model."
-               if judge_is_scripted(judge) else ".") if judge else "no judge."), ""]
+    line = f"Greedy decoding, prompt format `{gen.get('prompt_format', '?')}`, batch {gen.get('batch_size', '?')}; "
+    if judge:
+        line += f"judge `{judge['model']}` (temperature 0, seed 0)"
+        line += ", a scripted stand-in, not a model." if judge_is_scripted(judge) else "."
+        runs = repeated_runs(judge)
+        if runs:
+            line += f" Judge runs: {', '.join(f'{k} {v}' for k, v in runs.items())} (mean ± spread)."
+    else:
+        line += "no judge."
+    if report.get("protocol"):
+        line += f" Protocol: `{report['protocol']}`."
+    head = [f"## Evaluation of `{report['model']}`", "", line, ""]
     withheld = withheld_metrics(report)
     if withheld:
         head += ["**Not benchmark results** (left out of `model-index`): "
@@ -135,6 +156,9 @@ def model_index(report: dict[str, Any], include_caveated: bool = False) -> list[
             if m.get("judge_model"):
                 entry["name"] = f"{m['label']} (judge {m['judge_model']}, prompt {m['judge_prompt_version']})"
                 entry["args"] = {"judge_model": m["judge_model"], "judge_prompt_version": m["judge_prompt_version"]}
+                runs = (m.get("details") or {}).get("runs") or {}
+                if runs.get("n", 1) > 1 and "std" in runs:
+                    entry["args"].update({"judge_runs": runs["n"], "std": round(runs["std"], 2)})
             own = [c for c in caveats(report, name, m) if c not in task_caveats(name, task)]
             if own:  # only with include_caveated: said beside the number it concerns
                 entry.setdefault("args", {})["caveats"] = own

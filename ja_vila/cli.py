@@ -135,11 +135,13 @@ def eval_cmd(
                                        "ja_vg_vqa_500, textvqa (OCR tokens in the prompt), textvqa_no_ocr.")]
     = "heron_bench,ja_vlm_bench_in_the_wild,ja_vg_vqa_500,textvqa",
     judge: Annotated[str | None, typer.Option("--judge", help="Judge model, e.g. gpt-4o-2024-05-13 (none: judge scores are skipped).")] = None,
+    judge_runs: Annotated[int | None, typer.Option("--judge-runs", help="Ask the judge N times per item (each run cached apart); the report gives the mean and the spread. Default 1, or the protocol's.")] = None,
+    protocol: Annotated[str | None, typer.Option("--protocol", help="Preset: paper = judge gpt-4o-2024-05-13, temperature 0, seed 0, 5 judge runs for heron_bench and ja_vlm_bench_in_the_wild.")] = None,
     judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", help="OpenAI-compatible endpoint of the judge (vLLM, SGLang, a proxy).")] = None,
     judge_api_key_env: Annotated[str | None, typer.Option("--judge-api-key-env", help="Variable holding the judge's key (default OPENAI_API_KEY for OpenAI).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N items of every task.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for predictions, report.json, report.md, model-index.yaml.")] = Path("eval-out"),
-    data: Annotated[list[str] | None, typer.Option("--data", help="TASK=FOLDER_OR_HUB_ID: read a task from a local folder (repeatable).")] = None,
+    data: Annotated[list[str] | None, typer.Option("--data", help="TASK=FOLDER_OR_HUB_ID: read a task from a local folder, offline (repeatable); default: the task's Hub dataset (downloads).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per generate() call.")] = 8,
     max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", help="Answer length cap (default per task).")] = None,
     prompt_format: Annotated[str, typer.Option("--prompt-format", help="auto (chat template if any, else llmjp_v3), chat_template or llmjp_v3.")] = "auto",
@@ -150,11 +152,19 @@ def eval_cmd(
     from dataset_builders.llm.secrets import MissingAPIKey
     from eval.evaluate import EvalConfig, evaluate, parse_tasks
     from eval.metrics.judge import JudgeSettings
+    from eval.protocol import get_protocol, judge_runs_for
     from eval.report import to_markdown
     from eval.runner import GenerationSettings
 
     try:
         names = parse_tasks(tasks)
+        preset = get_protocol(protocol) if protocol else None
+        if preset and judge is None:
+            judge = preset.judge_model
+        elif preset and judge != preset.judge_model:
+            typer.echo(f"warning: --judge {judge} is not the {preset.name} protocol's judge ({preset.judge_model}); "
+                       "the report records the judge used", err=True)
+        runs = judge_runs_for(names, preset, judge_runs)
         sources = {}
         for entry in data or []:
             task, sep, source = entry.partition("=")
@@ -165,10 +175,12 @@ def eval_cmd(
                           if judge else None)
         if judge_base_url and not judge:
             raise ValueError("--judge-base-url needs --judge MODEL (the model name the endpoint serves)")
+        if judge_runs is not None and not judge:
+            raise ValueError("--judge-runs needs a judge: --judge MODEL (or --protocol paper)")
         generation = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens,
                                         prompt_format=prompt_format, device=device, dtype=dtype)
         report = evaluate(EvalConfig(model=model, out_dir=out, tasks=names, judge=judge_settings, limit=limit,
-                                     data=sources, generation=generation))
+                                     data=sources, generation=generation, judge_runs=runs, protocol=protocol))
     except (ValueError, FileNotFoundError, MissingAPIKey) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

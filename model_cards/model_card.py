@@ -234,16 +234,16 @@ def evaluation_section(report: dict[str, Any] | None, force: bool = False) -> di
     """Header line (decoding, judge, prompt versions) and one table per task, from the report."""
     if not report:
         return None
-    from eval.report import judge_is_scripted, task_table, withheld_metrics
+    from eval.report import judge_is_scripted, repeated_runs, task_table, withheld_metrics
 
     gen, judge = report.get("generation") or {}, report.get("judge")
     header = (f"Greedy decoding (`do_sample={gen.get('do_sample', False)}`, max {gen.get('max_new_tokens') or 'per-task'} "
               f"new tokens), prompt format `{gen.get('prompt_format', '?')}`.")
     if judge:
         versions = ", ".join(f"`{k}`: `{v}`" for k, v in sorted((judge.get("prompt_versions") or {}).items()))
-        runs = judge.get("runs", 1)
+        runs = repeated_runs(judge)
         header += (f" Judge: `{judge['model']}` (temperature {judge.get('temperature', 0)}, seed {judge.get('seed')}"
-                   + (f", mean of {runs} runs" if runs and runs > 1 else "") + ")"
+                   + (f"; mean of {', '.join(f'{v} runs on {k}' for k, v in runs.items())}" if runs else "") + ")"
                    + (", **a scripted stand-in, not a model**" if judge_is_scripted(judge) else "")
                    + f"; judge prompt versions: {versions or '—'}.")
     else:
