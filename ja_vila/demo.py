@@ -4,12 +4,13 @@ The embedded sample (``dataset_builders/tiny/sample/documents.jsonl``) is render
 Japanese web pages whose images a loopback server generates — and goes through the same code a
 real build uses, with tiny random models where the real ones would be downloaded:
 
-    crawl → ja-pairs, ja-interleaved, ja-instruct → training steps 0/1/2 → evaluation
-          → release dry-run → preview
+    crawl → ja-pairs, ja-interleaved, ja-instruct → training steps 0/1/2 → convert-vila round trip
+          → evaluation → evolve (one generation) → release dry-run → preview
 
 Outputs: DIR/crawl, DIR/datasets/{ja-pairs,ja-interleaved,ja-instruct}, DIR/models/{step0,step1,step2},
-DIR/eval/report.json, DIR/release/ (staged dry-run uploads with cards), DIR/preview/*.html;
-intermediate files and logs under DIR/work. Each stage adds summary rows.
+DIR/convert/ (VILA layout and back), DIR/eval/report.json, DIR/evolve/ (evolution.png),
+DIR/release/ (staged dry-run uploads with cards), DIR/preview/*.html; intermediate files and logs
+under DIR/work. Each stage adds summary rows.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 #: Fixed so that image URLs (and the sample keys derived from them) are the same on every run.
 DEMO_PORTS = range(47621, 47641)
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
+EVOLVE_CONFIG = CONFIGS.parent / "evolve" / "tiny.yaml"
 #: The embedded sample and everything made from it are the project's own (pyproject.toml: Apache-2.0).
 DEMO_LICENSE = "apache-2.0"
 #: Where the demo's (dry-run) dataset cards send removal requests: the project's issue tracker.
@@ -130,6 +132,44 @@ def stage_train(ctx: DemoContext) -> None:
     ctx.add("training 0 → 1 → 2", "tiny Llava; loss first→last: " + (", ".join(losses) or "n/a"), ctx.out / "models")
 
 
+def stage_convert(ctx: DemoContext) -> None:
+    """convert-vila: the trained model written in VILA's release layout, converted back, compared."""
+    import torch
+    from transformers import LlavaForConditionalGeneration
+
+    from training.convert_vila import convert_vila, export_vila
+
+    model = ctx.models.get("step2")
+    if model is None:
+        return
+    vila = export_vila(model, ctx.out / "convert" / "vila-layout")
+    converted = convert_vila(vila, ctx.out / "convert" / "transformers")
+    before = LlavaForConditionalGeneration.from_pretrained(model).state_dict()
+    after = LlavaForConditionalGeneration.from_pretrained(converted).state_dict()
+    same = before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    if not same:
+        raise RuntimeError(f"convert-vila round trip changed the weights of {model}")
+    ctx.add("convert-vila", f"step2 written in VILA's layout (llm/, vision_tower/, mm_projector/) and converted "
+            f"back: {len(after)} tensors identical", converted)
+
+
+def stage_evolve(ctx: DemoContext) -> None:
+    """evolve: one generation of the tiny preset, from the demo's step-1 model and ja-instruct."""
+    from ja_vila.evolve import EvolveConfig, run_evolve
+
+    overrides = ["generations=1"]
+    if "step1" in ctx.models:
+        overrides.append(f"base_model={ctx.models['step1']}")
+    if "instruct" in ctx.datasets:
+        overrides.append(f"seed_dataset={ctx.datasets['instruct']}")
+    out = ctx.out / "evolve"
+    result = run_evolve(load_config(EvolveConfig, EVOLVE_CONFIG, overrides), out)
+    g = result["generations"][-1]
+    ctx.add("evolve", f"{result['generations_done']} generation: score {g['score']:.3f}, task diversity "
+            f"{g['diversity']:.2f}, {g['samples']} samples; proposer and annotator: a scripted local server",
+            out / "evolution.png")
+
+
 def stage_eval(ctx: DemoContext) -> None:
     from eval.demo import run_demo_eval
 
@@ -172,7 +212,8 @@ def stage_preview(ctx: DemoContext) -> None:
 
 
 STAGES: list[Callable[[DemoContext], None]] = [
-    stage_crawl, stage_pairs, stage_interleaved, stage_instruct, stage_train, stage_eval, stage_release, stage_preview,
+    stage_crawl, stage_pairs, stage_interleaved, stage_instruct, stage_train, stage_convert, stage_eval, stage_evolve,
+    stage_release, stage_preview,
 ]
 
 
