@@ -82,8 +82,8 @@ def build_demo_fixtures(root: Path) -> dict[str, Path]:
     folders = {name: root / name for name in DEMO_TASKS}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / FIXTURE_MARKER, "demo fixture: questions made from the embedded sample, "
-                          "synthetic images\n")
+        atomic_write_text(folder / FIXTURE_MARKER, "demo fixture\nQuestions made from the embedded sample; "
+                          "synthetic images.\n")
         for img in images:
             _write_image(folder / "images" / f"{img['name']}.jpg", img["name"])
     categories = list(_HERON_QUESTIONS)

@@ -131,6 +131,12 @@ def to_markdown(report: dict[str, Any]) -> str:
     return "\n".join(head) + "\n" + "\n\n".join(tables) + "\n"
 
 
+def short_lines(report: dict[str, Any]) -> list[str]:
+    """One line per number (task, metric, value, caveats): the report in a console's space."""
+    return [f"{name} · {m['label']}: {_score_cell(report, name, m) if m['value'] is not None else 'skipped'}"
+            for name, task in report["tasks"].items() for m in task["metrics"]]
+
+
 def withheld_metrics(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Numbers that are not benchmark results, with why (see :func:`caveats`)."""
     out = []

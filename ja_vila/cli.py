@@ -35,7 +35,7 @@ def demo(
     """Run every capability on the embedded sample, offline, and print where the outputs are."""
     from ja_vila.demo import format_summary, run_demo
 
-    print(format_summary(run_demo(out, seed=seed)))
+    print(format_summary(run_demo(out, seed=seed, progress=lambda line: print(line, flush=True))))
 
 
 # -- ja-vila build ... ---------------------------------------------------------------------------

@@ -230,7 +230,7 @@ def card_model_index(report: dict[str, Any], model_name: str, force: bool = Fals
     return [entry for entry in index if entry.get("results")]
 
 
-def evaluation_section(report: dict[str, Any] | None, force: bool = False) -> dict[str, Any] | None:
+def evaluation_section(report: dict[str, Any] | None, force: bool = False, repo_id: str = "MODEL") -> dict[str, Any] | None:
     """Header line (decoding, judge, prompt versions) and one table per task, from the report."""
     if not report:
         return None
@@ -249,9 +249,15 @@ def evaluation_section(report: dict[str, Any] | None, force: bool = False) -> di
     else:
         header += " No judge (judge scores skipped)."
     withheld = withheld_metrics(report)
-    return {"header": header,
+    n_numbers = sum(1 for task in report["tasks"].values() for m in task["metrics"] if m["value"] is not None)
+    if judge_is_scripted(judge) or (withheld and len(withheld) == n_numbers):
+        rerun = f"ja-vila eval --model {repo_id} --protocol paper"  # the way to benchmark results
+    else:
+        rerun = (f"ja-vila eval --model {repo_id} "
+                 + (f"--protocol {report['protocol']}" if report.get("protocol") else
+                    f"--tasks {','.join(report['tasks'])}" + (f" --judge {judge['model']}" if judge else "")))
+    return {"header": header, "rerun": rerun, "all_withheld": bool(withheld) and len(withheld) == n_numbers,
             "tables": [task_table(name, task, report) for name, task in report["tasks"].items()],
-            "tasks": ",".join(report["tasks"]), "judge": (judge or {}).get("model"),
             "withheld": [f"{w['task']} {w['metric']}: {', '.join(w['caveats'])}" for w in withheld],
             "forced": force and bool(withheld)}
 
@@ -320,7 +326,7 @@ def render_model_card(
         has_summary=bool(summary),
         training=training_rows(summary),
         training_datasets=info.datasets,
-        evaluation=evaluation_section(report, info.force_model_index),
+        evaluation=evaluation_section(report, info.force_model_index, info.repo_id),
         chat_format=chat_format,
         license_text=_license_text(info),
     )

@@ -21,8 +21,9 @@ from PIL import Image
 
 logger = logging.getLogger(__name__)
 
-#: A file in a local task folder marking its rows as fixture data (the demo's, the tests'); its text
-#: says what they are. Reports say so beside every number and keep them out of ``model-index``.
+#: A file in a local task folder marking its rows as fixture data (the demo's, the tests'); its first
+#: line names them in short, the rest may explain. Reports say so beside every number and keep them
+#: out of ``model-index``.
 FIXTURE_MARKER = "JA_VILA_FIXTURE"
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from dataset_builders.tiny.synthetic_images import make_image
 from eval.tasks.base import FIXTURE_MARKER
 
-_NOTE = "test fixture: real benchmark questions with stand-in images (tests only)\n"
+_NOTE = "test fixture\nReal benchmark questions with stand-in images (tests only).\n"
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
