@@ -21,6 +21,7 @@ from eval.evaluate import EvalConfig, evaluate
 from eval.metrics.judge import JudgeSettings
 from eval.report import to_markdown
 from eval.runner import GenerationSettings
+from eval.tasks.base import FIXTURE_MARKER
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,9 @@ def build_demo_fixtures(root: Path) -> dict[str, Path]:
     images = sample_images()
     folders = {name: root / name for name in DEMO_TASKS}
     for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(folder / FIXTURE_MARKER, "demo fixture\nQuestions made from the embedded sample; "
+                          "synthetic images.\n")
         for img in images:
             _write_image(folder / "images" / f"{img['name']}.jpg", img["name"])
     categories = list(_HERON_QUESTIONS)
@@ -117,7 +121,7 @@ def run_demo_eval(model_dir: Path, out_dir: Path, judge_base_url: str | None) ->
     out_dir = Path(out_dir)
     folders = build_demo_fixtures(out_dir / "fixtures")
     judge = (JudgeSettings(model=DEMO_JUDGE_MODEL, base_url=judge_base_url, timeout_s=30.0, max_retries=2,
-                           backoff_base_s=0.2, backoff_max_s=2.0) if judge_base_url else None)
+                           backoff_base_s=0.2, backoff_max_s=2.0, scripted=True) if judge_base_url else None)
     config = EvalConfig(model=str(model_dir), out_dir=out_dir, tasks=DEMO_TASKS, judge=judge,
                         data={name: str(folder) for name, folder in folders.items()},
                         generation=GenerationSettings(batch_size=4, max_new_tokens=12, device="cpu"),

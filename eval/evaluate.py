@@ -26,6 +26,7 @@ from eval.metrics.judge import JUDGE_PROMPT_VERSION, JudgeSettings, cache_dir_fo
 from eval.runner import GenerationSettings, VLMRunner
 from eval.scoring import MetricResult, score
 from eval.tasks import EvalItem, Task, get_task
+from eval.tasks.base import fixture_note
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,9 @@ class EvalConfig:
     """What to evaluate and where the results go.
 
     ``data`` maps a task name to a local folder (or another Hub dataset id) to read instead of the
-    task's Hub dataset; ``limit`` keeps the first N items of every task (quick checks).
+    task's Hub dataset — the way to run offline; ``limit`` keeps the first N items of every task
+    (quick checks); ``judge_runs`` asks the judge N times per item for a task (default 1) and
+    reports the mean and the spread; ``protocol`` names the preset the settings came from.
     """
 
     model: str
@@ -48,6 +51,8 @@ class EvalConfig:
     data: dict[str, str] = field(default_factory=dict)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     model_name: str | None = None
+    judge_runs: dict[str, int] = field(default_factory=dict)
+    protocol: str | None = None
 
 
 def parse_tasks(text: str) -> list[str]:
@@ -79,7 +84,9 @@ def _prediction_rows(items: Sequence[EvalItem], preds: Sequence[str], metrics: S
 
 def _dataset_info(task: Task, source: str | None) -> dict[str, Any]:
     if source is not None and Path(source).expanduser().is_dir():
-        return {"id": task.hub_id, "source": f"local folder {Path(source).name}", "split": None}
+        info = {"id": task.hub_id, "source": f"local folder {Path(source).name}", "split": None}
+        note = fixture_note(source)
+        return {**info, "fixture": note} if note else info
     return {"id": source or task.hub_id, "source": "hub", "split": task.hub_split}
 
 
@@ -110,7 +117,7 @@ def evaluate(config: EvalConfig, runner: VLMRunner | None = None) -> dict[str, A
         pred_path = out / "predictions" / f"{name}.jsonl"
         pred_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(pred_path, _prediction_rows(items, preds, []))  # kept even if the judge fails
-        metrics = score(task.metrics, items, preds, judge)
+        metrics = score(task.metrics, items, preds, judge, judge_runs=config.judge_runs.get(name, 1))
         atomic_write_text(pred_path, _prediction_rows(items, preds, metrics))
         results[name] = {
             "title": task.title, "task_type": task.task_type, "task_label": task.task_label,
@@ -128,8 +135,10 @@ def evaluate(config: EvalConfig, runner: VLMRunner | None = None) -> dict[str, A
         "model_name": config.model_name or Path(config.model).name or config.model,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "generation": gen,
+        "protocol": config.protocol,
         "judge": ({**judge.describe(), "prompt_versions": {"llm_judge": JUDGE_PROMPT_VERSION,
-                                                          "heron_judge": HERON_PROMPT_VERSION}}
+                                                          "heron_judge": HERON_PROMPT_VERSION},
+                   "runs": {name: config.judge_runs.get(name, 1) for name in tasks}}
                   if judge is not None else None),
         "tasks": results,
     }

@@ -8,11 +8,14 @@ length (less padding) and padded on the left, and answers come back in the input
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tqdm import tqdm
 
 from dataset_builders.errors import UserInputError
 from eval.prompts import build_prompt, clean_answer, resolve_format
@@ -92,6 +95,9 @@ class VLMRunner:
         answers: list[str] = [""] * len(items)
         bs = max(1, self.settings.batch_size)
         t0 = time.monotonic()
+        # one bar per task on stderr, advanced per item (hidden when stderr is not a terminal)
+        bar = tqdm(total=len(items), desc=label or "generate", unit="item", file=sys.stderr, disable=None,
+                   leave=True, dynamic_ncols=True)
         for start in range(0, len(order), bs):
             idx = order[start:start + bs]
             images = [open_image(items[i].image) for i in idx]
@@ -107,6 +113,9 @@ class VLMRunner:
             new = out[:, inputs["input_ids"].shape[1]:]
             for i, text in zip(idx, self.processor.batch_decode(new, skip_special_tokens=True), strict=True):
                 answers[i] = clean_answer(text, self.format)
-            logger.info("%s: %d/%d answered (%.1fs)", label or self.model_id, min(start + bs, len(order)), len(order),
-                        time.monotonic() - t0)
+            bar.update(len(idx))
+            logger.debug("%s: %d/%d answered (%.1fs)", label or self.model_id, min(start + bs, len(order)), len(order),
+                         time.monotonic() - t0)
+        bar.close()
+        logger.info("%s: %d answers in %.1fs", label or self.model_id, len(order), time.monotonic() - t0)
         return answers

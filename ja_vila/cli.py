@@ -55,7 +55,7 @@ def demo(
     """Run every capability on the embedded sample, offline, and print where the outputs are."""
     from ja_vila.demo import format_summary, run_demo
 
-    print(format_summary(run_demo(out, seed=seed)))
+    print(format_summary(run_demo(out, seed=seed, progress=lambda line: print(line, flush=True))))
 
 
 # -- ja-vila build ... ---------------------------------------------------------------------------
@@ -158,11 +158,13 @@ def eval_cmd(
                                        "ja_vg_vqa_500, textvqa (OCR tokens in the prompt), textvqa_no_ocr.")]
     = "heron_bench,ja_vlm_bench_in_the_wild,ja_vg_vqa_500,textvqa",
     judge: Annotated[str | None, typer.Option("--judge", help="Judge model, e.g. gpt-4o-2024-05-13 (none: judge scores are skipped).")] = None,
+    judge_runs: Annotated[int | None, typer.Option("--judge-runs", help="Ask the judge N times per item (each run cached apart); the report gives the mean and the spread. Default 1, or the protocol's.")] = None,
+    protocol: Annotated[str | None, typer.Option("--protocol", help="Preset: paper = judge gpt-4o-2024-05-13, temperature 0, seed 0, 5 judge runs for heron_bench and ja_vlm_bench_in_the_wild.")] = None,
     judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", help="OpenAI-compatible endpoint of the judge (vLLM, SGLang, a proxy).")] = None,
     judge_api_key_env: Annotated[str | None, typer.Option("--judge-api-key-env", help="Variable holding the judge's key (default OPENAI_API_KEY for OpenAI).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N items of every task.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for predictions, report.json, report.md, model-index.yaml.")] = Path("eval-out"),
-    data: Annotated[list[str] | None, typer.Option("--data", help="TASK=FOLDER_OR_HUB_ID: read a task from a local folder (repeatable).")] = None,
+    data: Annotated[list[str] | None, typer.Option("--data", help="TASK=FOLDER_OR_HUB_ID: read a task from a local folder, offline (repeatable); default: the task's Hub dataset (downloads).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per generate() call.")] = 8,
     max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", help="Answer length cap (default per task).")] = None,
     prompt_format: Annotated[str, typer.Option("--prompt-format", help="auto (chat template if any, else llmjp_v3), chat_template or llmjp_v3.")] = "auto",
@@ -174,11 +176,19 @@ def eval_cmd(
     from dataset_builders.llm.secrets import MissingAPIKey
     from eval.evaluate import EvalConfig, evaluate, parse_tasks
     from eval.metrics.judge import JudgeSettings
+    from eval.protocol import get_protocol, judge_runs_for
     from eval.report import to_markdown
     from eval.runner import GenerationSettings
 
     with _user_errors(MissingAPIKey):
         names = parse_tasks(tasks)
+        preset = get_protocol(protocol) if protocol else None
+        if preset and judge is None:
+            judge = preset.judge_model
+        elif preset and judge != preset.judge_model:
+            typer.echo(f"warning: --judge {judge} is not the {preset.name} protocol's judge ({preset.judge_model}); "
+                       "the report records the judge used", err=True)
+        runs = judge_runs_for(names, preset, judge_runs)
         sources = {}
         for entry in data or []:
             task, sep, source = entry.partition("=")
@@ -189,10 +199,12 @@ def eval_cmd(
                           if judge else None)
         if judge_base_url and not judge:
             raise UserInputError("--judge-base-url needs --judge MODEL (the model name the endpoint serves)")
+        if judge_runs is not None and not judge:
+            raise UserInputError("--judge-runs needs a judge: --judge MODEL (or --protocol paper)")
         generation = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens,
                                         prompt_format=prompt_format, device=device, dtype=dtype)
         report = evaluate(EvalConfig(model=model, out_dir=out, tasks=names, judge=judge_settings, limit=limit,
-                                     data=sources, generation=generation))
+                                     data=sources, generation=generation, judge_runs=runs, protocol=protocol))
     print(to_markdown(report))
     print(f"report: {out / 'report.json'}")
 
@@ -227,11 +239,8 @@ def plan_training_cmd(
 
     from training.plan import format_plan, plan_training
 
-    try:
+    with _user_errors():
         plan = plan_training(config, gpus, gpu_memory, mfu, peak_tflops, step=step)
-    except (ValueError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     print(format_plan(plan))
     if json_out:
         json_out.write_text(json.dumps(plan.to_dict(), indent=1), encoding="utf-8")
@@ -246,6 +255,9 @@ RepoOpt = Annotated[str, typer.Option("--repo", help="Hub repo id ORG/NAME.")]
 PrivateOpt = Annotated[bool, typer.Option("--private", help="Create the repo private (refused if it exists public).")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Verify and stage, print the Hub calls, upload nothing.")]
 StageOpt = Annotated[Path | None, typer.Option("--stage", help="Folder to stage the upload in (default: DIR.release beside DIR).")]
+LicenseOpt = Annotated[str | None, typer.Option("--license", help="Hub licence id (e.g. cc-by-4.0, apache-2.0), or other with --license-name and --license-link.")]
+LicenseNameOpt = Annotated[str | None, typer.Option("--license-name", help="With --license other: a lowercase id for the terms, e.g. my-terms-1.0.")]
+LicenseLinkOpt = Annotated[str | None, typer.Option("--license-link", help="With --license other: a URL (or a file in the repo) with the terms.")]
 
 
 def _release(run) -> None:
@@ -260,12 +272,19 @@ def _release(run) -> None:
 @release_app.command("dataset")
 def release_dataset_cmd(
     folder: Annotated[Path, typer.Argument(help="Dataset folder written by `ja-vila build` (README.md, stats.json, data/).")],
-    repo: RepoOpt, private: PrivateOpt = False, dry_run: DryRunOpt = False, stage: StageOpt = None,
+    repo: RepoOpt,
+    license: LicenseOpt = None,  # noqa: A002
+    license_name: LicenseNameOpt = None,
+    license_link: LicenseLinkOpt = None,
+    contact: Annotated[str | None, typer.Option("--contact", help="E-mail address or URL for removal (opt-out / takedown) requests; stated in the card.")] = None,
+    private: PrivateOpt = False, dry_run: DryRunOpt = False, stage: StageOpt = None,
 ) -> None:
-    """Release a dataset: load_dataset check, card for the repo, stage (no caches/logs), push (HF_TOKEN or hf login)."""
+    """Release a dataset: load_dataset check, card for the repo (licence, removal contact), stage (no caches/logs), push (HF_TOKEN or hf login)."""
     from model_cards.release import release_dataset
 
-    _release(lambda: release_dataset(folder, repo, private=private, dry_run=dry_run, stage_dir=stage))
+    _release(lambda: release_dataset(folder, repo, license=license, license_name=license_name,
+                                     license_link=license_link, contact=contact, private=private, dry_run=dry_run,
+                                     stage_dir=stage))
 
 
 @release_app.command("model")
@@ -273,16 +292,21 @@ def release_model_cmd(
     folder: Annotated[Path, typer.Argument(help="Model folder (training/stepN.py output or `ja-vila convert-vila`).")],
     repo: RepoOpt,
     eval_report: Annotated[Path | None, typer.Option("--eval-report", help="report.json of `ja-vila eval` (table + model-index).")] = None,
-    license: Annotated[str, typer.Option("--license", help="Card licence id (e.g. apache-2.0); default other.")] = "other",  # noqa: A002
-    base_model: Annotated[list[str] | None, typer.Option("--base-model", help="Hub id of a base model (repeatable).")] = None,
+    license: LicenseOpt = None,  # noqa: A002
+    license_name: LicenseNameOpt = None,
+    license_link: LicenseLinkOpt = None,
+    base_model: Annotated[list[str] | None, typer.Option("--base-model", help="Hub id of a base model (repeatable; default: what step 0 assembled from, when on the Hub).")] = None,
     dataset: Annotated[list[str] | None, typer.Option("--dataset", help="Hub id of a training dataset (repeatable).")] = None,
+    force_model_index: Annotated[bool, typer.Option("--force-model-index", help="Also publish numbers that are not benchmark results (fixture data, part of a benchmark, a scripted judge) in model-index (warns).")] = False,
     private: PrivateOpt = False, dry_run: DryRunOpt = False, stage: StageOpt = None,
 ) -> None:
     """Release a model: from_pretrained check, card (architecture, training, evaluation, usage), stage, push."""
     from model_cards.release import release_model
 
     _release(lambda: release_model(folder, repo, eval_report=eval_report, private=private, dry_run=dry_run,
-                                   stage_dir=stage, license=license, base_models=base_model, datasets=dataset))
+                                   stage_dir=stage, license=license, license_name=license_name,
+                                   license_link=license_link, base_models=base_model, datasets=dataset,
+                                   force_model_index=force_model_index))
 
 
 # -- ja-vila preview DIR -------------------------------------------------------------------------

@@ -3,11 +3,9 @@ validation folder (colour squares), and a config pointing every agent at a loopb
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dataset_builders.llm import LLMConfig
-from dataset_builders.tiny.models import save_tiny_llava
 from ja_vila.evolve import EvolveConfig
 from ja_vila.evolve.config import (
     BudgetSettings,
@@ -16,24 +14,14 @@ from ja_vila.evolve.config import (
     TrainSettings,
     VerifySettings,
 )
-from training.data.synthetic import COLOURS, colour_image, write_instruct
+from ja_vila.evolve.tiny import write_tiny_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def make_inputs(root: Path) -> dict[str, Path]:
-    root.mkdir(parents=True, exist_ok=True)
-    base = save_tiny_llava(root / "base", seed=0)
-    seed = write_instruct(root / "seed", n=8, seed=0)
-    val = root / "val"
-    (val / "images").mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i, name in enumerate(list(COLOURS)[:4]):
-        colour_image(name).save(val / "images" / f"{i}.jpg")
-        rows.append({"question_id": f"v{i}", "question": "この画像は何色ですか？", "image": f"images/{i}.jpg",
-                     "answers": [name] * 10, "ocr_tokens": []})
-    (val / "val.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return {"base": base, "seed": seed, "val": val}
+    """What the tiny preset writes for ``tiny`` inputs (:func:`ja_vila.evolve.tiny.write_tiny_inputs`)."""
+    return write_tiny_inputs(root)
 
 
 def llm(url: str, model: str = "scripted") -> LLMConfig:

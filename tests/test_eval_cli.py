@@ -15,6 +15,7 @@ from dataset_builders.tiny.models import save_tiny_llava
 from eval.metrics import rouge_ja, vqa_accuracy
 from eval.metrics.heron import HERON_PROMPT_VERSION
 from eval.metrics.judge import JUDGE_PROMPT_VERSION
+from eval.report import model_index
 from ja_vila.cli import app
 from ja_vila.servers.openai_server import ScriptedOpenAIServer
 from ja_vila.testing.eval_fixtures import build_realdata_benchmarks
@@ -92,10 +93,13 @@ def test_eval_end_to_end_with_judge(tiny_model, bench, tmp_path):
     assert all("judge-x" in row and "ja-vila-" in row for row in judge_rows)
     assert "| metric |" in result.output  # the table is printed too
 
-    # model-index: what a model card's front matter takes
+    # fixture data and --limit: every number is marked, and none is a model-index result
+    assert all("⚠ not a benchmark result: fixture data (test fixture" in row and "--limit 4" in row
+               for row in md.splitlines() if row.startswith(("| LLM judge", "| Heron-Bench", "| ROUGE-L", "| VQA")))
     card = yaml.safe_load((out / "model-index.yaml").read_text(encoding="utf-8"))
-    assert card["model-index"] == report["model-index"]
-    entry = card["model-index"][0]
+    assert card["model-index"] == report["model-index"] and card["model-index"][0]["results"] == []
+    # model-index: what a model card's front matter takes (the numbers only when forced, caveats in args)
+    entry = model_index(report, include_caveated=True)[0]
     assert entry["name"] == "tiny-llava"
     results = {r["dataset"]["type"]: r for r in entry["results"]}
     assert set(results) == {"turing-motors/Japanese-Heron-Bench", "SakanaAI/JA-VLM-Bench-In-the-Wild",
@@ -104,6 +108,7 @@ def test_eval_end_to_end_with_judge(tiny_model, bench, tmp_path):
     assert heron_entry["type"] == "heron_bench_relative"
     assert heron_entry["args"] == {"judge_model": "judge-x", "judge_prompt_version": HERON_PROMPT_VERSION}
     assert results["SakanaAI/JA-VG-VQA-500"]["dataset"]["args"]["n_items"] == 4  # a subset is marked as such
+    assert "--limit 4" in results["SakanaAI/JA-VG-VQA-500"]["dataset"]["args"]["caveats"]
 
 
 def test_eval_without_judge_skips_judge_scores(tiny_model, bench, tmp_path):
@@ -117,7 +122,7 @@ def test_eval_without_judge_skips_judge_scores(tiny_model, bench, tmp_path):
     assert rougel["value"] is not None
     assert judged["value"] is None and "no judge" in judged["skipped"]
     assert report["judge"] is None
-    assert [m["type"] for m in report["model-index"][0]["results"][0]["metrics"]] == ["rougeL"]
+    assert [m["type"] for m in model_index(report, include_caveated=True)[0]["results"][0]["metrics"]] == ["rougeL"]
     assert "skipped: no judge" in (out / "report.md").read_text(encoding="utf-8")
 
 
@@ -151,6 +156,12 @@ def test_run_demo_eval_with_and_without_judge(tiny_model, tmp_path):
     assert report["markdown"].count("| metric |") == 4
     heron_value = on_disk["tasks"]["heron_bench"]["metrics"][0]["value"]
     assert heron_value is not None and 0 <= heron_value <= 100
+    # the demo's numbers say what they are, next to each of them, and none is a model-index result
+    assert on_disk["judge"]["scripted"] is True and on_disk["model-index"][0]["results"] == []
+    scored = [row for row in report["markdown"].splitlines() if row.startswith("| ") and not row.startswith("| metric")]
+    assert scored and all("⚠ not a benchmark result: fixture data (demo fixture" in row for row in scored)
+    assert sum("scripted judge (not a model)" in row for row in scored) == 3  # the three judge scores
+    assert "a scripted stand-in, not a model" in report["markdown"]
 
     report = run_demo_eval(tiny_model, tmp_path / "without", None)
     assert report["judge"] is None and "skipped: no judge" in report["markdown"]

@@ -20,7 +20,7 @@ from ja_vila.evolve.failures import Failure
 from ja_vila.evolve.images import TrainImage
 from ja_vila.evolve.schemas import ProposedTask
 from ja_vila.evolve.tasks import TaskRecord, annotate_tasks, propose_tasks
-from ja_vila.testing.evolve_server import EvolveScriptedServer
+from ja_vila.servers.evolve_server import EvolveScriptedServer
 from tests.evolve_helpers import llm, tiny_config
 from training.data.synthetic import colour_image
 

@@ -4,6 +4,7 @@ generations in each mode, resume after a kill, the budget cap, and every generat
 from __future__ import annotations
 
 import json
+import struct
 
 import datasets
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from ja_vila.evolve import run as evolve_run
 from ja_vila.evolve import run_evolve
 from ja_vila.evolve.config import BudgetSettings
-from ja_vila.testing.evolve_server import EvolveScriptedServer
+from ja_vila.servers.evolve_server import EvolveScriptedServer
 from tests.evolve_helpers import make_inputs, tiny_config
 
 
@@ -52,7 +53,7 @@ def test_two_generations_each_mode(inputs, tmp_path, mode):
     metrics = json.loads((out / "metrics.json").read_text())
     assert [g["generation"] for g in metrics["generations"]] == [1, 2]
     assert all(0.0 <= g["diversity"] <= 1.0 for g in metrics["generations"])
-    assert (out / "evolution.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert png_size(out / "evolution.png") == (800, 480)
     if mode == "task":  # the second generation's tasks differ from the first's
         t1 = json.loads((out / "gen_01" / "tasks.json").read_text())["accepted"]
         t2 = json.loads((out / "gen_02" / "tasks.json").read_text())["accepted"]
@@ -109,6 +110,52 @@ def test_budget_cap_stops_cleanly_and_rerun_continues(inputs, tmp_path):
     assert result["status"] == "complete" and result["generations_done"] == 2
     assert server.count() - sent == 13 - 3  # the 3 answers generation 2 got before the stop come from the cache
     assert len(_load(out / "gen_02" / "dataset", tmp_path)) > 0
+
+
+def png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_evolution_plot_is_a_labelled_chart(tmp_path):
+    from ja_vila.evolve.plot import DIVERSITY_LABEL, SCORE_LABEL, evolution_figure, write_plot
+
+    fig = evolution_figure([1, 2, 3], [0.25, 0.5, 0.625], [0.9, 0.7, 0.8])
+    score_ax, diversity_ax = fig.axes
+    assert score_ax.get_xlabel() == "generation" and score_ax.get_title()
+    assert score_ax.get_ylabel() == SCORE_LABEL and diversity_ax.get_ylabel() == DIVERSITY_LABEL
+    assert [list(line.get_ydata()) for line in score_ax.get_lines()] == [[0.25, 0.5, 0.625]]
+    assert [list(line.get_ydata()) for line in diversity_ax.get_lines()] == [[0.9, 0.7, 0.8]]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["score", "diversity"]
+    fig.canvas.draw()  # ticks exist once drawn: whole generations only
+    ticks = [t for t in score_ax.get_xticks() if 1 <= t <= 3]
+    assert ticks == [1, 2, 3]
+    assert write_plot(tmp_path / "evolution.png", [1], [0.5], [1.0]) == "matplotlib"
+    assert png_size(tmp_path / "evolution.png") == (800, 480)
+
+
+def test_tiny_preset_runs_as_it_is(tmp_path):
+    """`ja-vila evolve --config configs/evolve/tiny.yaml --out DIR`: nothing to prepare, nothing to start."""
+    from typer.testing import CliRunner
+
+    from ja_vila.cli import app
+
+    out = tmp_path / "evolve-out"
+    result = CliRunner().invoke(app, ["evolve", "--config", "configs/evolve/tiny.yaml", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "generation 2: score" in result.output and "complete (2 generation(s))" in result.output
+    for name in ("base", "seed", "val"):
+        assert (out / "tiny-inputs" / name).is_dir()
+    for g in (1, 2):
+        assert (out / f"gen_{g:02d}" / "COMPLETE.json").is_file()
+        assert len(_load(out / f"gen_{g:02d}" / "dataset", tmp_path)) > 0
+    assert png_size(out / "evolution.png") == (800, 480)
+    cached = {p.name for p in (out / "llm_cache").rglob("*.json")}
+    again = CliRunner().invoke(app, ["evolve", "--config", "configs/evolve/tiny.yaml", "--out", str(out)])
+    assert again.exit_code == 0 and "generation 2 already complete" in again.output  # finished ones are skipped ...
+    assert {p.name for p in (out / "llm_cache").rglob("*.json")} == cached  # ... and nothing new was asked
 
 
 def test_cli_runs_the_tiny_preset(inputs, tmp_path):

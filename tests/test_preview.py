@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -111,6 +112,17 @@ def test_page_is_self_contained_and_escaped(pages, kind):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html  # shown as text, escaped
     assert all(link.startswith(("http://", "https://")) for link in page.links)  # no javascript: links
     assert 'src="http' not in html and "url(" not in html  # nothing fetched from anywhere
+
+
+JAPANESE_FONTS = '"Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", "Yu Gothic", "Meiryo", sans-serif'
+
+
+def test_page_declares_a_font_stack_that_covers_japanese(pages):
+    """The body's one font rule names Japanese fonts of every platform, ending in a generic family."""
+    _, _, html = pages["pairs"]
+    body = re.search(r"body \{[^}]*\}", html, re.S).group(0)
+    assert re.search(r"font: [^;]*" + re.escape(JAPANESE_FONTS) + ";", body)
+    assert len(re.findall(r"Noto Sans CJK JP", html)) == 1  # one rule, not repeated per element
 
 
 def test_interleaved_images_follow_their_assigned_sentence(pages):

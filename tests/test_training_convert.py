@@ -131,3 +131,20 @@ def test_cli_convert_vila(vila_checkpoint, tmp_path):
     assert (tmp_path / "out" / "config.json").is_file()
     bad = CliRunner().invoke(app, ["convert-vila", str(tmp_path / "missing"), str(tmp_path / "o2")])
     assert bad.exit_code == 2
+
+
+def test_export_vila_is_the_inverse_of_convert_vila(tmp_path):
+    """The demo writes its own VILA-layout checkpoint: converting it back gives the same weights."""
+    from transformers import LlavaForConditionalGeneration
+
+    from dataset_builders.tiny.models import save_tiny_llava
+    from training.convert_vila import export_vila
+
+    llava = save_tiny_llava(tmp_path / "llava", seed=5)
+    vila = export_vila(llava, tmp_path / "vila")
+    assert {p.name for p in vila.iterdir()} == {"config.json", "llm", "vision_tower", "mm_projector"}
+    assert json.loads((vila / "config.json").read_text())["model_type"] == "llava_llama"
+    back = convert_vila(vila, tmp_path / "back")
+    before = LlavaForConditionalGeneration.from_pretrained(llava).state_dict()
+    after = LlavaForConditionalGeneration.from_pretrained(back).state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)

@@ -34,6 +34,7 @@ import torch
 from safetensors import safe_open
 from transformers import AutoConfig, AutoTokenizer, GenerationConfig, LlavaForConditionalGeneration
 
+from dataset_builders.atomic import atomic_write_json
 from dataset_builders.errors import UserInputError
 from training.assemble import _image_processor, add_image_token, build_processor, vila_config
 
@@ -191,4 +192,41 @@ def convert_vila(src: str | os.PathLike, dst: str | os.PathLike, max_shard_size:
         "converted %s -> %s (vocab %d -> %d, <image> id %d, vision layer %d, %s)",
         src, dst, old_vocab, vocab, image_token_id, select_layer, config.vision_feature_select_strategy,
     )
+    return dst
+
+
+def export_vila(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """The inverse of :func:`convert_vila`: a Llava folder written in VILA's layout (``llm/``,
+    ``vision_tower/``, ``mm_projector/`` and a ``llava_llama`` config.json).
+
+    For the demo and tests, which need a VILA checkpoint to convert and cannot download the released
+    one; converting the result back gives the same weights. The tokenizer keeps its ``<image>``
+    token, so the round trip keeps the vocabulary.
+    """
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoProcessor
+
+    src, dst = Path(src), Path(dst)
+    model = LlavaForConditionalGeneration.from_pretrained(src)
+    processor = AutoProcessor.from_pretrained(src)
+    config = model.config
+    llm = AutoModelForCausalLM.from_config(config.text_config)
+    state = {f"model.{k}": v for k, v in model.model.language_model.state_dict().items()}
+    state["lm_head.weight"] = model.lm_head.weight
+    llm.load_state_dict(state, strict=True)
+    llm.save_pretrained(dst / "llm")
+    processor.tokenizer.save_pretrained(dst / "llm")
+    model.model.vision_tower.save_pretrained(dst / "vision_tower")
+    processor.image_processor.save_pretrained(dst / "vision_tower")
+    projector = model.model.multi_modal_projector
+    (dst / "mm_projector").mkdir(parents=True, exist_ok=True)
+    save_file({"layers.0.weight": projector.linear_1.weight.contiguous(), "layers.0.bias": projector.linear_1.bias,
+               "layers.2.weight": projector.linear_2.weight.contiguous(), "layers.2.bias": projector.linear_2.bias},
+              str(dst / "mm_projector" / "model.safetensors"))
+    feature = {v: k for k, v in _SELECT_FEATURE.items()}[config.vision_feature_select_strategy]
+    top = {"model_type": "llava_llama", "architectures": ["LlavaLlamaModel"], "mm_projector_type": "mlp2x_gelu",
+           "mm_vision_select_layer": config.vision_feature_layer, "mm_vision_select_feature": feature}
+    atomic_write_json(dst / "mm_projector" / "config.json", {"mm_projector_type": "mlp2x_gelu"})
+    atomic_write_json(dst / "config.json", top)
+    logger.info("exported %s -> %s (VILA layout)", src, dst)
     return dst

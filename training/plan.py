@@ -28,6 +28,7 @@ import torch
 import yaml
 from transformers import LlavaForConditionalGeneration
 
+from dataset_builders.errors import InputNotFound, UserInputError
 from training.assemble import real_size_config
 from training.freeze import trainable_prefixes
 
@@ -115,12 +116,12 @@ class Recipe:
     def from_yaml(cls, path: str | Path, step: int | None = None) -> Recipe:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such training config (see configs/train/)")
+            raise InputNotFound(f"{path}: no such training config (see configs/train/)")
         cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if step is None:
             found = re.search(r"step(\d)", path.stem)
             if not found:
-                raise ValueError(f"{path}: cannot tell the step from the file name; pass --step 0|1|2")
+                raise UserInputError(f"{path}: cannot tell the step from the file name; pass --step 0|1|2")
             step = int(found.group(1))
         return cls(
             step=step,
@@ -272,7 +273,7 @@ def plan_training(
 ) -> Plan:
     """The plan for one step's YAML on ``gpus`` GPUs of ``gpu_memory_gb`` (defaults: A100-80GB bf16 peak, MFU 0.4)."""
     if gpus < 1 or gpu_memory_gb <= 0 or not 0 < mfu <= 1 or peak_tflops <= 0:
-        raise ValueError("need --gpus >= 1, --gpu-memory > 0, 0 < --mfu <= 1 and --peak-tflops > 0")
+        raise UserInputError("need --gpus >= 1, --gpu-memory > 0, 0 < --mfu <= 1 and --peak-tflops > 0")
     recipe = Recipe.from_yaml(config, step)
     shape = model_shape(recipe.step)
     plan = Plan(

@@ -9,8 +9,9 @@ is a plain ``LlavaForConditionalGeneration`` + ``LlavaProcessor`` — the next s
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,9 @@ from training.data import DataSource, Renderer, VilaCollator, VilaStream
 from training.freeze import set_trainable
 
 logger = logging.getLogger(__name__)
+
+#: Written beside the weights at the end of a step: losses, data counts, training arguments, lineage.
+SUMMARY_FILE = "vila_step_summary.json"
 
 
 @dataclass
@@ -125,6 +129,17 @@ def load_model(step: int, args: VilaArguments, seed: int):
     )
 
 
+def assembled_from(step: int, args: VilaArguments) -> dict[str, str] | None:
+    """The vision and language checkpoints this model descends from (step 0's assembly), carried
+    from the previous step's ``vila_step_summary.json``; None when unknown (e.g. a converted model)."""
+    if not args.model_name_or_path:
+        return {"vision": args.vision_model_name_or_path, "llm": args.llm_model_name_or_path}
+    previous = Path(args.model_name_or_path) / SUMMARY_FILE
+    if previous.is_file():
+        return json.loads(previous.read_text(encoding="utf-8")).get("assembled_from")
+    return None
+
+
 def data_sources(args: VilaArguments) -> list[DataSource]:
     sources = [DataSource.parse(spec) for spec in args.dataset_paths]
     if not sources:
@@ -210,7 +225,11 @@ def run_step(step: int, argv: list[str] | None = None) -> dict[str, Any]:
         "parameters": counts,
         "data": dict(sorted(stream.stats.items())),
         "output_dir": str(training_args.output_dir),
+        # what the model card reports: the run's own settings and what step 0 assembled from
+        "training_args": json.loads(training_args.to_json_string()),
+        "model_args": asdict(vila_args),
+        "assembled_from": assembled_from(step, vila_args),
     }
     if trainer.is_world_process_zero():
-        atomic_write_json(Path(training_args.output_dir) / "vila_step_summary.json", summary)
+        atomic_write_json(Path(training_args.output_dir) / SUMMARY_FILE, summary)
     return summary

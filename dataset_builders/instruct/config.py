@@ -47,7 +47,7 @@ class InstructConfig:
     pretty_name: str = "ja-instruct"
     description: str = ""
     repo_id: str = "ORG/ja-instruct"
-    license: str = "other"
+    license: str = "unknown"  # set at release: ja-vila release dataset --license
 
     def __post_init__(self) -> None:
         from dataset_builders.instruct.prompts_coco import TASKS

@@ -40,7 +40,7 @@ from dataset_builders.scoring.similarity import ImageSentenceSimilarity
 from dataset_builders.text.harmful import ALL_KINDS, HarmfulContentFilter
 from dataset_builders.text.split_step import SplitSentences
 from dataset_builders.text.splitter import DEFAULT_SPLITTER
-from model_cards.dataset_card import DatasetCardInfo
+from model_cards.dataset_card import DatasetCardInfo, tiny_scorer_warning
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ def card_info(config: InterleavedConfig) -> DatasetCardInfo:
             "documents": f"{r.min_images}–{r.max_images} images, {r.min_sentences}–{r.max_sentences} sentences, assigned pairs ≥ {r.min_similarity}, ≤ {r.max_tokens} tokens ({r.tokens_per_image} per image, tokenizer {config.tokenizer})",
         },
         sources=["Web pages as given by --input (respect each site's terms; robots.txt and X-Robots-Tag noai honoured at download)."],
+        warnings=tiny_scorer_warning([config.scorer, config.nsfw.scorer if config.nsfw else None]),
     )
 
 

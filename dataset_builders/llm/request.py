@@ -21,15 +21,20 @@ class LLMRequest:
     """Messages to send and the model the answer must fit.
 
     ``label`` is a short, non-secret name (``coco:000000296284:conversation``) used in logs and
-    stored beside the cached answer; it is not part of the cache key.
+    stored beside the cached answer; it is not part of the cache key. ``run`` numbers repeats of the
+    same request (a judge asked 5 times, as the paper averages 5 judge runs): each run is its own
+    cache entry, so a re-run reuses every answer and a repeat is never served run 0's answer.
     """
 
     messages: list[Message]
     schema: type[pydantic.BaseModel]
     label: str = ""
+    run: int = 0
 
     def key_material(self, config: LLMConfig) -> dict[str, Any]:
+        repeat = {"run": self.run} if self.run else {}  # run 0 keeps the key it always had
         return {
+            **repeat,
             "model": config.model,
             "messages": [m.to_key() for m in self.messages],
             "params": {

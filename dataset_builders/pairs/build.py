@@ -36,7 +36,7 @@ from dataset_builders.scoring.preflight import check_models
 from dataset_builders.scoring.presets import PAPER_PAIR_SCORERS as PAPER_SCORERS
 from dataset_builders.scoring.registry import check_scorer_config
 from dataset_builders.text.alt_text import DEFAULT_MIN_CHARS, AltTextFilter
-from model_cards.dataset_card import DatasetCardInfo
+from model_cards.dataset_card import DatasetCardInfo, tiny_scorer_warning
 
 
 @dataclass
@@ -84,6 +84,7 @@ def card_info(config: PairsConfig) -> DatasetCardInfo:
             "cut": f"the bottom {config.drop_fraction:.0%} of clip_score over the whole corpus dropped (pairs tied at the threshold kept)",
         },
         sources=["Web pages as given by --input (respect each site's terms; robots.txt and X-Robots-Tag noai honoured at download)."],
+        warnings=tiny_scorer_warning([*config.scorers.values(), config.nsfw.scorer if config.nsfw else None]),
     )
 
 

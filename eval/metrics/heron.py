@@ -24,7 +24,7 @@ from typing import Any
 import pydantic
 
 from dataset_builders.llm import LLMRequest, Message
-from eval.metrics.judge import JudgeRun, JudgeSettings, ask_judge
+from eval.metrics.judge import JudgeRun, JudgeRuns, JudgeSettings, ask_judge_runs
 
 HERON_PROMPT_VERSION = "ja-vila-heron-bench/v1"
 CATEGORIES = ("conv", "detail", "complex")
@@ -106,6 +106,38 @@ def relative_scores_from_reviews(reviews: Iterable[dict[str, Any]]) -> dict[str,
     return relative_scores(categories, pairs)
 
 
+def judge_pair_runs(
+    contexts: Sequence[str],
+    questions: Sequence[str],
+    references: Sequence[str],
+    predictions: Sequence[str],
+    settings: JudgeSettings,
+    labels: Sequence[str] | None = None,
+    runs: int = 1,
+) -> JudgeRuns:
+    """:func:`judge_pairs` asked ``runs`` times (the paper averages 5 judge runs), each run cached apart."""
+    n = len(questions)
+    if not len(contexts) == len(references) == len(predictions) == n:
+        raise ValueError("contexts, questions, references and predictions must have the same length")
+    if runs < 1:
+        raise ValueError(f"judge runs must be at least 1, got {runs}")
+    labels = list(labels) if labels is not None else [str(i) for i in range(n)]
+    requests = [LLMRequest(build_messages(contexts[i], questions[i], references[i], predictions[i]), HeronReview,
+                           label=f"heron:{labels[i]}") for i in range(n)]
+    (values, failures), n_requests, hits = ask_judge_runs(requests, settings, runs)
+    out = []
+    for run_values, run_failures in zip(values, failures, strict=True):
+        pairs: list[Any] = []
+        for value, prediction in zip(run_values, predictions, strict=True):
+            if value is None:
+                pairs.append(None)
+            else:  # an empty answer scores 0; its reference's score still counts
+                model = 0.0 if not prediction.strip() else float(value.score_assistant_2)
+                pairs.append((float(value.score_assistant_1), model))
+        out.append(JudgeRun(pairs, run_failures))
+    return JudgeRuns(out, n_requests, hits)
+
+
 def judge_pairs(
     contexts: Sequence[str],
     questions: Sequence[str],
@@ -115,18 +147,7 @@ def judge_pairs(
     labels: Sequence[str] | None = None,
 ) -> JudgeRun:
     """Ask the judge for (reference score, model score) per item; a pair or None (judge failed)."""
-    n = len(questions)
-    if not len(contexts) == len(references) == len(predictions) == n:
-        raise ValueError("contexts, questions, references and predictions must have the same length")
-    labels = list(labels) if labels is not None else [str(i) for i in range(n)]
-    requests = [LLMRequest(build_messages(contexts[i], questions[i], references[i], predictions[i]), HeronReview,
-                           label=f"heron:{labels[i]}") for i in range(n)]
-    values, failures, n_requests, hits = ask_judge(requests, settings)
-    pairs: list[Any] = []
-    for value, prediction in zip(values, predictions, strict=True):
-        if value is None:
-            pairs.append(None)
-        else:  # an empty answer scores 0; its reference's score still counts
-            model = 0.0 if not prediction.strip() else float(value.score_assistant_2)
-            pairs.append((float(value.score_assistant_1), model))
-    return JudgeRun(pairs, failures, n_requests, hits)
+    asked = judge_pair_runs(contexts, questions, references, predictions, settings, labels, runs=1)
+    run = asked.runs[0]
+    run.requests, run.cache_hits = asked.requests, asked.cache_hits
+    return run

@@ -8,11 +8,17 @@ text. An empty prediction scores 0 without asking the judge (eval-mm's rule). An
 are left out of the mean and reported beside it (``n_failed``, by reason) — they say something about
 the judge, not the model. Scores move with the judge model and the prompt, so both are recorded with
 every score; change :data:`JUDGE_PROMPT_VERSION` whenever the prompt text changes.
+
+The paper averages 5 judge runs (Heron-Bench, JA-VLM-Bench-In-the-Wild): ``runs=N`` asks every
+question N times, each run its own cache entry (the run index is part of the cache key), and
+:func:`summarize_runs` gives the mean over runs with the spread beside it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,6 +77,7 @@ class JudgeSettings:
     max_tokens: int = 1024
     max_requests: int | None = None
     cache_dir: str | None = None
+    scripted: bool = False  # a scripted stand-in (demo, tests), not a model: its scores are not results
 
     def llm_config(self) -> LLMConfig:
         provider = self.provider or ("openai_compatible" if self.base_url else "openai")
@@ -93,7 +100,7 @@ class JudgeSettings:
     def describe(self) -> dict[str, Any]:
         """What a report records about the judge (no key, no cache path)."""
         return {"model": self.model, "provider": self.provider or ("openai_compatible" if self.base_url else "openai"),
-                "base_url": self.base_url, "temperature": 0.0, "seed": 0}
+                "base_url": self.base_url, "temperature": 0.0, "seed": 0, "scripted": self.scripted}
 
 
 @dataclass
@@ -115,22 +122,72 @@ def build_messages(question: str, answer: str, prediction: str) -> list[Message]
             Message.text("user", JUDGE_TEMPLATE.format(question=question, answer=answer, prediction=prediction))]
 
 
+@dataclass
+class JudgeRuns:
+    """The same judgement asked ``len(runs)`` times, and what it cost (HTTP requests, cache hits)."""
+
+    runs: list[JudgeRun]
+    requests: int = 0
+    cache_hits: int = 0
+
+
 def ask_judge(requests: Sequence[LLMRequest], settings: JudgeSettings) -> tuple[list[Any], Counter[str], int, int]:
     """Send ``requests`` through the project's client; (values or None, failure reasons, requests, cache hits)."""
+    (values, failures), requests_sent, hits = ask_judge_runs(requests, settings, 1)
+    return values[0], failures[0], requests_sent, hits
+
+
+def ask_judge_runs(requests: Sequence[LLMRequest], settings: JudgeSettings,
+              runs: int) -> tuple[tuple[list[list[Any]], list[Counter[str]]], int, int]:
+    """Every request asked ``runs`` times in one batch; per run: values (None: failed) and failure reasons."""
     if not requests:
-        return [], Counter(), 0, 0
-    results, usage = run_requests(settings.llm_config(), list(requests), cache_dir=settings.cache_dir)
-    values, failures = [], Counter()
-    for r in results:
-        if r.ok:
-            values.append(r.value)
-        else:
-            values.append(None)
-            failures[r.reason or r.status] += 1
-    if failures:
-        logger.warning("judge %s: %d of %d answers unusable after retries (%s)", settings.model,
-                       sum(failures.values()), len(results), dict(failures))
-    return values, failures, usage.requests, usage.cache_hits
+        return ([[] for _ in range(runs)], [Counter() for _ in range(runs)]), 0, 0
+    batch = [dataclasses.replace(r, run=k, label=f"{r.label}#{k}" if k else r.label)
+             for k in range(runs) for r in requests]
+    results, usage = run_requests(settings.llm_config(), batch, cache_dir=settings.cache_dir)
+    n = len(requests)
+    values: list[list[Any]] = []
+    failures: list[Counter[str]] = []
+    for k in range(runs):
+        run_values, run_failures = [], Counter()
+        for r in results[k * n:(k + 1) * n]:
+            run_values.append(r.value if r.ok else None)
+            if not r.ok:
+                run_failures[r.reason or r.status] += 1
+        values.append(run_values)
+        failures.append(run_failures)
+    bad = sum(sum(c.values()) for c in failures)
+    if bad:
+        logger.warning("judge %s: %d of %d answers unusable after retries (%s)", settings.model, bad, len(results),
+                       dict(sum(failures, Counter())))
+    return (values, failures), usage.requests, usage.cache_hits
+
+
+def judge_score_runs(
+    questions: Sequence[str],
+    references: Sequence[str],
+    predictions: Sequence[str],
+    settings: JudgeSettings,
+    labels: Sequence[str] | None = None,
+    runs: int = 1,
+) -> JudgeRuns:
+    """:func:`judge_scores` asked ``runs`` times (the judge is called ``runs`` times per non-empty answer)."""
+    if not len(questions) == len(references) == len(predictions):
+        raise ValueError("questions, references and predictions must have the same length")
+    if runs < 1:
+        raise ValueError(f"judge runs must be at least 1, got {runs}")
+    labels = list(labels) if labels is not None else [str(i) for i in range(len(questions))]
+    todo = [i for i, p in enumerate(predictions) if p.strip()]
+    requests = [LLMRequest(build_messages(questions[i], references[i], predictions[i]), JudgeScore,
+                           label=f"judge:{labels[i]}") for i in todo]
+    (values, failures), n_requests, hits = ask_judge_runs(requests, settings, runs)
+    out = []
+    for run_values, run_failures in zip(values, failures, strict=True):
+        scores: list[Any] = [0 if not p.strip() else None for p in predictions]
+        for i, value in zip(todo, run_values, strict=True):
+            scores[i] = value.score if value is not None else None
+        out.append(JudgeRun(scores, run_failures))
+    return JudgeRuns(out, n_requests, hits)
 
 
 def judge_scores(
@@ -141,17 +198,16 @@ def judge_scores(
     labels: Sequence[str] | None = None,
 ) -> JudgeRun:
     """Score every prediction 1–5 against its reference (0 for an empty prediction, None if the judge failed)."""
-    if not len(questions) == len(references) == len(predictions):
-        raise ValueError("questions, references and predictions must have the same length")
-    labels = list(labels) if labels is not None else [str(i) for i in range(len(questions))]
-    scores: list[Any] = [0 if not p.strip() else None for p in predictions]
-    todo = [i for i, p in enumerate(predictions) if p.strip()]
-    requests = [LLMRequest(build_messages(questions[i], references[i], predictions[i]), JudgeScore,
-                           label=f"judge:{labels[i]}") for i in todo]
-    values, failures, n_requests, hits = ask_judge(requests, settings)
-    for i, value in zip(todo, values, strict=True):
-        scores[i] = value.score if value is not None else None
-    return JudgeRun(scores, failures, n_requests, hits)
+    asked = judge_score_runs(questions, references, predictions, settings, labels, runs=1)
+    run = asked.runs[0]
+    run.requests, run.cache_hits = asked.requests, asked.cache_hits
+    return run
+
+
+def spread(values: Sequence[float]) -> dict[str, Any]:
+    """Mean of per-run values with the spread a reader needs (population std, min, max, every value)."""
+    return {"n": len(values), "mean": statistics.fmean(values), "std": statistics.pstdev(values),
+            "min": min(values), "max": max(values), "values": list(values)}
 
 
 def summarize(run: JudgeRun) -> dict[str, Any]:
@@ -165,6 +221,19 @@ def summarize(run: JudgeRun) -> dict[str, Any]:
         "judge_requests": run.requests,
         "judge_cache_hits": run.cache_hits,
     }
+
+
+def summarize_runs(asked: JudgeRuns) -> dict[str, Any]:
+    """:func:`summarize` over several runs: the mean of the per-run means, the spread in ``runs``."""
+    summaries = [summarize(r) for r in asked.runs]
+    values = [s["value"] for s in summaries if s["value"] is not None]
+    failures = sum((Counter(s["failures"]) for s in summaries), Counter())
+    out = {"value": statistics.fmean(values) if values else None,
+           "n_scored": sum(s["n_scored"] for s in summaries), "n_failed": sum(s["n_failed"] for s in summaries),
+           "failures": dict(failures), "judge_requests": asked.requests, "judge_cache_hits": asked.cache_hits}
+    if len(asked.runs) > 1:
+        out["runs"] = spread(values) if values else {"n": len(asked.runs), "values": []}
+    return out
 
 
 def cache_dir_for(out_dir: str | Path) -> str:

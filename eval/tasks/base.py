@@ -23,6 +23,19 @@ from dataset_builders.errors import InputNotFound, UserInputError, looks_like_pa
 
 logger = logging.getLogger(__name__)
 
+#: A file in a local task folder marking its rows as fixture data (the demo's, the tests'); its first
+#: line names them in short, the rest may explain. Reports say so beside every number and keep them
+#: out of ``model-index``.
+FIXTURE_MARKER = "JA_VILA_FIXTURE"
+
+
+def fixture_note(folder: str | Path) -> str | None:
+    """What a fixture folder says about itself (None: not marked as fixture data)."""
+    marker = Path(folder).expanduser() / FIXTURE_MARKER
+    if not marker.is_file():
+        return None
+    return marker.read_text(encoding="utf-8").strip().splitlines()[0] if marker.stat().st_size else "fixture"
+
 
 @dataclass
 class EvalItem:
@@ -123,6 +136,8 @@ class Task:
     hub_split: ClassVar[str]
     metrics: ClassVar[tuple[str, ...]]
     max_new_tokens: ClassVar[int] = 256
+    #: items of the whole benchmark (None: not fixed); a run with fewer is not a benchmark result
+    full_size: ClassVar[int | None] = None
     task_type: ClassVar[str] = "visual-question-answering"
     task_label: ClassVar[str] = "Visual Question Answering"
 

@@ -30,7 +30,8 @@ class HeronBench(Task):
     hub_id = "turing-motors/Japanese-Heron-Bench"
     hub_split = "train"
     metrics = ("heron_judge",)
-    max_new_tokens = 512
+    max_new_tokens = 512  # detailed descriptions and reasoning: the longest answers of the four
+    full_size = 103
 
     def rows_from_folder(self, folder: Path) -> Iterable[dict[str, Any]]:
         if (folder / "questions_ja.jsonl").is_file():

@@ -20,7 +20,7 @@ class JaVGVQA500(Task):
     hub_id = "SakanaAI/JA-VG-VQA-500"
     hub_split = "test"
     metrics = ("rougel", "llm_judge")
-    max_new_tokens = 256
+    max_new_tokens = 64  # short answers (a word or a phrase): 64 tokens leave room, 256 wasted time
 
     def items_from_row(self, row: dict[str, Any], index: int, folder: Path | None) -> list[EvalItem]:
         image_id = str(row.get("image_id", index))

@@ -19,7 +19,8 @@ class JaVLMBenchInTheWild(Task):
     hub_id = "SakanaAI/JA-VLM-Bench-In-the-Wild"
     hub_split = "test"
     metrics = ("rougel", "llm_judge")
-    max_new_tokens = 256
+    max_new_tokens = 256  # answers of a few sentences
+    full_size = 50
 
     def items_from_row(self, row: dict[str, Any], index: int, folder: Path | None) -> list[EvalItem]:
         qid = str(row.get("question_id", index))

@@ -43,7 +43,8 @@ class TextVQA(Task):
     hub_id = "lmms-lab/textvqa"
     hub_split = "validation"
     metrics = ("vqa_accuracy",)
-    max_new_tokens = 32
+    max_new_tokens = 32  # "a single word or phrase" (LLaVA-1.5's TextVQA prompt)
+    full_size = 5000  # the validation split with human answers
     use_ocr: ClassVar[bool] = True
 
     def rows_from_folder(self, folder: Path) -> Iterable[dict[str, Any]]:

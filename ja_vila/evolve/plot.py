@@ -1,80 +1,56 @@
-"""Score and diversity per generation as a PNG: matplotlib when installed, else a tiny pure-Python
-line chart (two polylines on a grid, zlib + the PNG chunk format), so the plot never needs extras."""
+"""``evolution.png``: the validation score and the task diversity of every generation, as a matplotlib
+figure (labelled axes, integer generation ticks, a legend and a title) a reader can open anywhere.
+
+The figure is built with matplotlib's object API (no pyplot state), so it is safe in any thread and
+testable before it is saved: :func:`evolution_figure` returns it, :func:`write_plot` writes the PNG.
+"""
 
 from __future__ import annotations
 
-import struct
-import zlib
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
 from dataset_builders.atomic import atomic_write_bytes
 
-_W, _H, _M = 320, 200, 20
-_COLOURS = {"score": (40, 90, 200), "diversity": (220, 80, 40)}
+#: Inches × dots per inch: the PNG is 800 × 480 pixels.
+FIGSIZE, DPI = (8.0, 4.8), 100
+SCORE_LABEL = "validation score (VQA accuracy)"
+DIVERSITY_LABEL = "diversity (1 − mean pairwise similarity)"
 
 
-def png_bytes(width: int, height: int, pixels: list[bytearray]) -> bytes:
-    """An RGB PNG from rows of ``width * 3`` bytes."""
-    raw = b"".join(b"\x00" + bytes(row) for row in pixels)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-
-
-def _line(px: list[bytearray], x0: int, y0: int, x1: int, y1: int, rgb: tuple[int, int, int]) -> None:
-    steps = max(abs(x1 - x0), abs(y1 - y0), 1)
-    for i in range(steps + 1):
-        x = round(x0 + (x1 - x0) * i / steps)
-        y = round(y0 + (y1 - y0) * i / steps)
-        for dx in (0, 1):
-            for dy in (0, 1):
-                if 0 <= x + dx < _W and 0 <= y + dy < _H:
-                    px[y + dy][3 * (x + dx):3 * (x + dx) + 3] = bytes(rgb)
-
-
-def _fallback(series: dict[str, Sequence[float]]) -> bytes:
-    px = [bytearray(b"\xff" * (_W * 3)) for _ in range(_H)]
-    for k in range(5):  # grid at 0, .25, .5, .75, 1
-        y = _H - _M - round(k / 4 * (_H - 2 * _M))
-        _line(px, _M, y, _W - _M, y, (225, 225, 225))
-    _line(px, _M, _H - _M, _W - _M, _H - _M, (0, 0, 0))
-    _line(px, _M, _M, _M, _H - _M, (0, 0, 0))
-    for name, values in series.items():
-        n = len(values)
-        pts = [(_M + round(i / max(n - 1, 1) * (_W - 2 * _M)),
-                _H - _M - round(min(max(v, 0.0), 1.0) * (_H - 2 * _M))) for i, v in enumerate(values)]
-        rgb = _COLOURS.get(name, (0, 0, 0))
-        for (a, b), (c, d) in zip(pts, pts[1:], strict=False):
-            _line(px, a, b, c, d, rgb)
-        for a, b in pts:
-            _line(px, a - 2, b, a + 2, b, rgb)
-    return png_bytes(_W, _H, px)
+def evolution_figure(generations: Sequence[int], score: Sequence[float], diversity: Sequence[float],
+                     title: str = "ja-vila evolve: score and diversity per generation") -> Figure:
+    """Score (left axis) and diversity (right axis) per generation, both in [0, 1]."""
+    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    ax.set_xlabel("generation")
+    ax.set_ylabel(SCORE_LABEL, color="tab:blue")
+    (line_score,) = ax.plot(list(generations), list(score), marker="o", color="tab:blue", label="score")
+    right = ax.twinx()
+    right.set_ylabel(DIVERSITY_LABEL, color="tab:orange")
+    (line_div,) = right.plot(list(generations), list(diversity), marker="s", linestyle="--", color="tab:orange",
+                             label="diversity")
+    for axis in (ax, right):
+        axis.set_ylim(-0.02, 1.02)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(generations) == 1:  # one point: a readable x range around it
+        ax.set_xlim(generations[0] - 1, generations[0] + 1)
+    ax.grid(True, alpha=0.3)
+    fig.legend(handles=[line_score, line_div], loc="outside lower center", ncols=2)
+    for x, y in zip(generations, score, strict=True):
+        ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8,
+                    color="tab:blue")
+    return fig
 
 
 def write_plot(path: Path, generations: Sequence[int], score: Sequence[float], diversity: Sequence[float]) -> str:
-    """Write the plot; returns the backend used (``matplotlib`` or ``builtin``). Values in [0, 1]."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import io
-
-        import matplotlib.pyplot as plt
-    except ImportError:
-        atomic_write_bytes(path, _fallback({"score": list(score), "diversity": list(diversity)}))
-        return "builtin"
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(generations, score, marker="o", label="VQA accuracy")
-    ax.plot(generations, diversity, marker="s", label="task diversity")
-    ax.set_xlabel("generation")
-    ax.set_ylim(0, 1)
-    ax.legend()
+    """Write ``evolution.png`` (atomically); returns the backend used."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
+    evolution_figure(generations, score, diversity).savefig(buf, format="png", dpi=DPI)
     atomic_write_bytes(path, buf.getvalue())
     return "matplotlib"

@@ -39,6 +39,7 @@ from ja_vila.evolve.prompts import SYSTEM_ANNOTATOR, SYSTEM_PROPOSER
 from ja_vila.evolve.qa import evolve_qa, read_questions
 from ja_vila.evolve.schemas import ProposedTask
 from ja_vila.evolve.tasks import annotate_tasks, propose_tasks
+from ja_vila.evolve.tiny import stand_ins
 
 logger = logging.getLogger(__name__)
 
@@ -216,5 +217,9 @@ class Evolution:
 
 def run_evolve(cfg: EvolveConfig, out_dir: str | os.PathLike,
                on_generation_done: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Run (or resume) the evolution described by ``cfg`` into ``out_dir``; returns the run metrics."""
-    return Evolution(cfg, out_dir).run(on_generation_done)
+    """Run (or resume) the evolution described by ``cfg`` into ``out_dir``; returns the run metrics.
+
+    ``tiny`` inputs and ``scripted`` agents (the tiny preset) are written / served for the run
+    (:mod:`ja_vila.evolve.tiny`)."""
+    with stand_ins(cfg, Path(out_dir)) as resolved:
+        return Evolution(resolved, out_dir).run(on_generation_done)

@@ -4,6 +4,8 @@
   for the mini-crawl's URLs.
 - :mod:`~ja_vila.servers.openai_server`: a scripted OpenAI-compatible server (answers built from
   the request; scripted failures on demand).
+- :mod:`~ja_vila.servers.evolve_server`: the same server taught ``ja-vila evolve``'s answer shapes
+  (the tiny preset's ``base_url: scripted``, the demo, the tests).
 - :mod:`~ja_vila.servers.loopback_server`: the threaded 127.0.0.1 server both run on.
 
 App layer: library code (``dataset_builders``, ``training``, ``eval``, ``model_cards``) never

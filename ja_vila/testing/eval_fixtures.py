@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from dataset_builders.tiny.synthetic_images import make_image
+from eval.tasks.base import FIXTURE_MARKER
+
+_NOTE = "test fixture\nReal benchmark questions with stand-in images (tests only).\n"
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -100,10 +103,13 @@ def build_textvqa(realdata: Path, out: Path) -> Path:
 
 
 def build_realdata_benchmarks(realdata: Path, out: Path) -> dict[str, Path]:
-    """All four fixture folders under ``out``; task name → folder."""
-    return {
+    """All four fixture folders under ``out`` (each marked as fixture data); task name → folder."""
+    folders = {
         "heron_bench": build_heron_bench(realdata, out),
         "ja_vlm_bench_in_the_wild": build_in_the_wild(realdata, out),
         "ja_vg_vqa_500": build_vg_vqa(realdata, out),
         "textvqa": build_textvqa(realdata, out),
     }
+    for folder in folders.values():
+        (folder / FIXTURE_MARKER).write_text(_NOTE, encoding="utf-8")
+    return folders

@@ -1,5 +1,9 @@
 """``ja-vila release dataset``: a finished dataset folder → a Hub dataset repo.
 
+The release decides what the build could not: the repo id, the licence (a Hub id, or ``other`` with
+a name and a link) and the contact for removal requests, all written into the card's metadata and
+text; for web data the crawl dates come from the samples' ``warc_date`` when the build recorded it.
+
 Uploaded: ``README.md`` (the card, rendered again for the repo id), ``stats.json`` and
 ``data/*.tar``. Never uploaded: ``llm_cache/`` (LLM answers keyed by request), ``stats/`` (per-task
 counts, merged into stats.json), ``*.work`` folders, ``*.tmp`` files, logs or anything else.
@@ -19,7 +23,13 @@ from typing import Any
 from dataset_builders.shard_writer import DATA_DIR
 from model_cards.release.hub import HubFactory, hub_calls, push, resolve_token
 from model_cards.release.plan import ReleaseError, ReleasePlan, check_repo_id
-from model_cards.release.staging import check_no_secret, default_stage_dir, stage_folder
+from model_cards.release.staging import (
+    check_no_local_paths,
+    check_no_secret,
+    default_stage_dir,
+    local_roots,
+    stage_folder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +75,14 @@ def inspect_dataset_folder(folder: Path) -> tuple[dict[str, Any], Any, list[Path
     return stats, card, shards
 
 
+def crawl_dates(rows: list[dict[str, Any]]) -> str:
+    """``first … last`` day of the samples' ``json.warc_date`` ("" when the build did not record it)."""
+    days = sorted({str(d)[:10] for r in rows if isinstance(r.get("json"), dict) for d in [r["json"].get("warc_date")] if d})
+    if not days:
+        return ""
+    return days[0] if len(days) == 1 else f"{days[0]} … {days[-1]} (WARC-Date of the pages' records)"
+
+
 def verify_dataset(folder: Path, stats: dict[str, Any], full_load_max_bytes: int = FULL_LOAD_MAX_BYTES) -> dict[str, Any]:
     """Load ``folder`` with ``datasets.load_dataset`` (a private, temporary cache) as a user would.
 
@@ -80,9 +98,11 @@ def verify_dataset(folder: Path, stats: dict[str, Any], full_load_max_bytes: int
             if full:
                 ds = datasets.load_dataset(str(folder), split="train", cache_dir=cache)
                 rows, n = [ds[i] for i in range(min(len(ds), 8))], len(ds)
+                dates = crawl_dates([{"json": j} for j in ds["json"]]) if "json" in ds.column_names else ""
             else:
                 ds = datasets.load_dataset(str(folder), split="train", streaming=True, cache_dir=cache)
                 rows, n = list(ds.take(8)), None
+                dates = ""
             for row in rows:  # decode every image of the rows read
                 for value in row.values():
                     if hasattr(value, "load"):
@@ -93,7 +113,7 @@ def verify_dataset(folder: Path, stats: dict[str, Any], full_load_max_bytes: int
     if full and n != int(stats["samples"]):
         raise ReleaseError(f"{folder}: load_dataset reads {n} rows, stats.json says {stats['samples']}; rebuild the folder")
     result = {"load_dataset": "all rows" if full else "streamed first rows", "rows": n if full else len(rows),
-              "columns": len(columns)}
+              "columns": len(columns), **({"crawl_dates": dates} if dates else {})}
     logger.info("verified %s: %s", folder, result)
     return result
 
@@ -102,6 +122,10 @@ def release_dataset(
     folder: str | os.PathLike,
     repo_id: str,
     *,
+    license: str | None = None,  # noqa: A002 - the card field's name
+    license_name: str | None = None,
+    license_link: str | None = None,
+    contact: str | None = None,
     private: bool = False,
     dry_run: bool = False,
     stage_dir: str | os.PathLike | None = None,
@@ -111,25 +135,45 @@ def release_dataset(
 ) -> ReleasePlan:
     """Verify, stage and (unless ``dry_run``) push the dataset ``folder`` to ``repo_id``.
 
-    Returns the plan: the staged folder (``NAME.release`` beside ``folder`` unless ``stage_dir``),
-    its files, and the Hub calls made (or, with ``dry_run``, that would be made).
+    ``license`` (a Hub licence id, or ``other`` with ``license_name`` and ``license_link``) and
+    ``contact`` (where removal requests go: an e-mail address or a URL) are required: the card
+    states both. Returns the plan: the staged folder (``NAME.release`` beside ``folder`` unless
+    ``stage_dir``), its files, and the Hub calls made (or, with ``dry_run``, that would be made).
     """
+    from model_cards.card_checks import CardError, check_card, check_license_args
     from model_cards.dataset_card import dataset_card_for_repo
 
     folder = Path(folder)
     check_repo_id(repo_id)
+    try:
+        check_license_args(license, license_name, license_link)
+    except CardError as e:
+        raise ReleaseError(str(e)) from e
+    if not contact or not contact.strip():
+        raise ReleaseError("--contact is required: an e-mail address or URL where people can ask for their content "
+                           "to be removed (the card's Removal requests section states it)")
     token = None if dry_run else resolve_token()  # fail before any work when there is none
     stats, card, shards = inspect_dataset_folder(folder)
-    try:
-        release_card = dataset_card_for_repo(card, stats, repo_id)
-    except (ValueError, KeyError) as e:
-        raise ReleaseError(f"{folder}: cannot render the card for {repo_id}: {e}") from e
+    terms = {"license": license, "license_name": license_name, "license_link": license_link, "contact": contact.strip()}
+
+    def render(**extra: Any) -> str:
+        try:
+            release_card = dataset_card_for_repo(card, stats, repo_id, **terms, **extra)
+            check_card(release_card, "dataset")
+        except (ValueError, KeyError) as e:
+            raise ReleaseError(f"{folder}: cannot render the card for {repo_id}: {e}") from e
+        return str(release_card)
+
     stage = Path(stage_dir) if stage_dir else default_stage_dir(folder)
     files = {"stats.json": folder / "stats.json", **{f"{DATA_DIR}/{p.name}": p for p in shards}}
-    staged = stage_folder(stage, folder, files, {"README.md": str(release_card)}, _managed)
+    staged = stage_folder(stage, folder, files, {"README.md": render()}, _managed)
     check_no_secret(stage, staged, token or _saved_token())
+    check_no_local_paths(stage, staged, local_roots(folder))
     verified = verify_dataset(stage, stats, full_load_max_bytes)
-    name = release_card.data.to_dict().get("pretty_name") or folder.name
+    if verified.get("crawl_dates"):  # known only once the rows were read: the card says them
+        staged = stage_folder(stage, folder, files, {"README.md": render(crawl_dates=verified["crawl_dates"])},
+                              _managed)
+    name = card.data.to_dict().get("pretty_name") or folder.name
     plan = ReleasePlan(
         kind="dataset", repo_id=repo_id, private=private, stage_dir=stage, files=staged, dry_run=dry_run,
         verified=verified,

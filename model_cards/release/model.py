@@ -1,7 +1,8 @@
 """``ja-vila release model``: a trained model folder (+ its evaluation report) → a Hub model repo.
 
 Uploaded: weights (safetensors only), configs, tokenizer and processor files, the chat template and
-the generated ``README.md``. Never uploaded: ``training_args.bin`` (a pickle), trainer state and
+the generated ``README.md``; JSON files that name local folders (``_name_or_path`` in ``config.json``)
+are staged with those paths blanked, and a stage that still names one is refused. Never uploaded: ``training_args.bin`` (a pickle), trainer state and
 results, ``vila_step_summary.json`` (its content is in the card), ``checkpoint-*/``, logs, caches,
 ``*.tmp`` files.
 """
@@ -19,7 +20,14 @@ from typing import Any
 
 from model_cards.release.hub import HubFactory, hub_calls, push, resolve_token
 from model_cards.release.plan import ReleaseError, ReleasePlan, check_repo_id
-from model_cards.release.staging import check_no_secret, default_stage_dir, stage_folder
+from model_cards.release.staging import (
+    check_no_local_paths,
+    check_no_secret,
+    default_stage_dir,
+    local_roots,
+    scrubbed_json_files,
+    stage_folder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +39,7 @@ MODEL_FILES = (
     "image_processor_config.json", "video_preprocessor_config.json", "chat_template.jinja", "chat_template.json",
     "additional_chat_templates/*.jinja",
 )
-SUMMARY_FILE = "vila_step_summary.json"
+SUMMARY_FILE = "vila_step_summary.json"  # training.train.SUMMARY_FILE (not imported: torch-free module)
 
 
 def _managed(rel: str) -> bool:
@@ -105,8 +113,8 @@ def load_report(path: str | os.PathLike | None) -> dict[str, Any] | None:
     if not path.is_file():
         raise ReleaseError(f"--eval-report {path}: no such file (give the report.json written by `ja-vila eval`)")
     report = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(report, dict) or "tasks" not in report or "model-index" not in report:
-        raise ReleaseError(f"--eval-report {path}: not a ja-vila evaluation report (needs 'tasks' and 'model-index')")
+    if not isinstance(report, dict) or "tasks" not in report:
+        raise ReleaseError(f"--eval-report {path}: not a ja-vila evaluation report (needs 'tasks')")
     return report
 
 
@@ -118,22 +126,33 @@ def release_model(
     private: bool = False,
     dry_run: bool = False,
     stage_dir: str | os.PathLike | None = None,
-    license: str = "other",  # noqa: A002 - the card field's name
+    license: str | None = None,  # noqa: A002 - the card field's name
+    license_name: str | None = None,
+    license_link: str | None = None,
     base_models: list[str] | None = None,
     datasets: list[str] | None = None,
     description: str = "",
+    force_model_index: bool = False,
     hub_factory: HubFactory | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ReleasePlan:
     """Verify, stage and (unless ``dry_run``) push the model ``folder`` to ``repo_id``.
 
-    The card is generated from the folder's config and training summary and from ``eval_report``
-    (its ``model-index`` becomes the card metadata). Returns the plan (see :func:`release_dataset`).
+    The card is generated from the folder's config, size and training summary (hyperparameters,
+    base models from the assembly unless ``base_models`` is given) and from ``eval_report``: its
+    benchmark results become the card's ``model-index``; numbers from fixture data, part of a
+    benchmark or a scripted judge stay out of it unless ``force_model_index``. Returns the plan (see
+    :func:`release_dataset`).
     """
+    from model_cards.card_checks import CardError, check_card, check_license_args
     from model_cards.model_card import ModelCardInfo, render_model_card
 
     folder = Path(folder)
     check_repo_id(repo_id)
+    try:
+        check_license_args(license, license_name, license_link)
+    except CardError as e:
+        raise ReleaseError(str(e)) from e
     for name in [*(base_models or []), *(datasets or [])]:
         check_repo_id(name)
     token = None if dry_run else resolve_token()
@@ -142,14 +161,22 @@ def release_model(
     summary_path = folder / SUMMARY_FILE
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else None
     stage = Path(stage_dir) if stage_dir else default_stage_dir(folder)
+    scrubbed = scrubbed_json_files(files)  # staged as written texts, never linked
+    files = {rel: path for rel, path in files.items() if rel not in scrubbed}
     # stage the weights first, verify what will be uploaded, then write the card from what loaded
-    stage_folder(stage, folder, files, {}, _managed)
+    stage_folder(stage, folder, files, scrubbed, _managed)
     verified, config, n_parameters, chat = verify_model(stage)
-    info = ModelCardInfo(repo_id=repo_id, license=license, description=description,
-                         base_models=list(base_models or []), datasets=list(datasets or []))
+    info = ModelCardInfo(repo_id=repo_id, license=license, license_name=license_name, license_link=license_link,
+                         description=description, base_models=list(base_models or []), datasets=list(datasets or []),
+                         force_model_index=force_model_index)
     card = render_model_card(info, config, summary=summary, report=report, n_parameters=n_parameters, chat_format=chat)
-    staged = stage_folder(stage, folder, files, {"README.md": str(card)}, _managed)
+    try:
+        check_card(card, "model")
+    except CardError as e:
+        raise ReleaseError(f"{folder}: {e}") from e
+    staged = stage_folder(stage, folder, files, {**scrubbed, "README.md": str(card)}, _managed)
     check_no_secret(stage, staged, token or _saved_token())
+    check_no_local_paths(stage, staged, local_roots(folder, *([Path(eval_report)] if eval_report else [])))
     plan = ReleasePlan(
         kind="model", repo_id=repo_id, private=private, stage_dir=stage, files=staged, dry_run=dry_run,
         verified=verified,

@@ -10,11 +10,14 @@ else found there stops the release (``upload_folder`` would upload it).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dataset_builders.atomic import atomic_write_text, tmp_path_for
 from model_cards.release.plan import ReleaseError, StagedFile
@@ -123,3 +126,78 @@ def check_no_secret(stage_dir: Path, files: list[StagedFile], secret: str | None
         if f.size <= SECRET_SCAN_MAX_BYTES and needle in (stage_dir / f.path).read_bytes():
             raise ReleaseError(f"{stage_dir / f.path} contains your Hugging Face token; remove it from the source "
                                "(card text, config, stats) and release again. Nothing was uploaded.")
+
+
+# -- local paths --------------------------------------------------------------------------------
+#: Config keys transformers fills with the folder a model was loaded from.
+PATH_KEYS = ("_name_or_path", "name_or_path")
+
+
+def _looks_local(key: str, value: str) -> bool:
+    if not value:
+        return False
+    if os.path.isabs(value) or value.startswith("~") or re.match(r"^[A-Za-z]:[\\/]", value):
+        return True
+    # a relative path under a path key (a Hub id ORG/NAME that is not a folder here is kept)
+    return key in PATH_KEYS and (value.startswith(".") or Path(value).exists())
+
+
+def scrub_local_paths(value: Any, key: str = "") -> tuple[Any, list[str]]:
+    """``value`` (parsed JSON) with local file paths blanked, and the paths removed.
+
+    transformers writes the folder a model was assembled from into ``config.json``
+    (``text_config._name_or_path`` …): publishing it would leak the user's directory layout and is
+    of no use to anyone loading the model from the Hub.
+    """
+    if isinstance(value, dict):
+        out, removed = {}, []
+        for k, v in value.items():
+            out[k], r = scrub_local_paths(v, k)
+            removed += r
+        return out, removed
+    if isinstance(value, list):
+        pairs = [scrub_local_paths(v, key) for v in value]
+        return [v for v, _ in pairs], [p for _, r in pairs for p in r]
+    if isinstance(value, str) and _looks_local(key, value):
+        return "", [value]
+    return value, []
+
+
+def scrubbed_json_files(files: dict[str, Path]) -> dict[str, str]:
+    """The ``*.json`` files of ``files`` that carry local paths, as scrubbed texts (stage them instead)."""
+    out = {}
+    for rel, path in files.items():
+        if not rel.endswith(".json") or path.stat().st_size > SECRET_SCAN_MAX_BYTES:
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        clean, removed = scrub_local_paths(data)
+        if removed:
+            logger.info("%s: %d local path(s) blanked before release (%s)", rel, len(removed),
+                        ", ".join(sorted({Path(p).name for p in removed})))
+            out[rel] = json.dumps(clean, indent=2, ensure_ascii=False) + "\n"
+    return out
+
+
+def local_roots(*folders: Path) -> list[str]:
+    """Absolute paths that must not appear in a release: the source folder, its parent, home, cwd
+    (paths too short to be specific, such as ``/tmp`` or ``/``, are left out)."""
+    roots = set()
+    for folder in folders:
+        folder = folder.resolve()
+        roots.update({folder, folder.parent})
+    roots.update({Path.home(), Path.cwd()})
+    return sorted({str(r) for r in roots if len(r.parts) >= 3}, key=len, reverse=True)
+
+
+def check_no_local_paths(stage_dir: Path, files: list[StagedFile], roots: list[str]) -> None:
+    """Refuse a stage where a file (card, config, stats, shard) names a local folder of this machine."""
+    patterns = [re.compile(rb"(?<![\w.\-/:%])" + re.escape(r.encode("utf-8")) + rb"(?=[/\\\"'\s)]|$)")
+                for r in roots]
+    for f in files:
+        if f.size > SECRET_SCAN_MAX_BYTES:
+            continue
+        data = (stage_dir / f.path).read_bytes()
+        for root, pattern in zip(roots, patterns, strict=True):
+            if pattern.search(data):
+                raise ReleaseError(f"{stage_dir / f.path} names the local folder {root}; remove it from the source "
+                                   "(card text, config, stats) and release again. Nothing was uploaded.")

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ja_vila.cli import app
-from ja_vila.testing.evolve_server import EvolveScriptedServer
+from ja_vila.servers.evolve_server import EvolveScriptedServer
 from tests.evolve_helpers import make_inputs
 
 

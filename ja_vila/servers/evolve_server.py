@@ -1,4 +1,5 @@
-"""The scripted OpenAI-compatible server taught the ``ja-vila evolve`` answer shapes (tests only).
+"""The scripted OpenAI-compatible server taught the ``ja-vila evolve`` answer shapes (the demo, the tiny
+preset and the tests).
 
 :class:`~ja_vila.servers.openai_server.ScriptedOpenAIServer` fills unknown schemas with one
 description for every string, so every proposed task would be the same. This subclass answers the
