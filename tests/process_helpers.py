@@ -122,6 +122,13 @@ def wait_for(event: Callable[[], bool], proc: subprocess.Popen | None = None, de
         time.sleep(POLL_S)
 
 
+def grows_by(count: Callable[[], int], n: int) -> Callable[[], bool]:
+    """An event for :func:`run_until`: ``count()`` (a server's request count, files in a folder) has
+    grown by ``n`` since this call."""
+    start = count()
+    return lambda: count() >= start + n
+
+
 def run_until(cmd: Sequence[str], event: Callable[[], bool], deadline_s: float = 300.0,
               **popen_kwargs) -> tuple[bool, subprocess.Popen]:
     """Start ``cmd`` in its own session; when ``event()`` becomes true kill the whole group.
