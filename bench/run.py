@@ -1,6 +1,8 @@
 """Run the benchmarks: ``python -m bench.run [name ...]`` (all when no name is given).
 
-Every module in ``bench/`` with a ``main()`` is a benchmark; this file is the registry.
+Every module in ``bench/`` with a ``main()`` is a benchmark; this file is the registry. Each
+comparison runs interleaved for ``BENCH_ROUNDS`` rounds (default 5); the run ends with a table of
+median ratios, their min–max and a verdict ("inconclusive" when the spread is wider than the gap).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown benchmark(s) {sorted(unknown)}; available: {registry()}")
         return 2
     failed = []
+    start = time.perf_counter()
     for name in names:
         module = importlib.import_module(f"bench.{name}")
         if not hasattr(module, "main"):
@@ -39,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
             print(f"   {name} failed: {e!r}")
         print(f"   ({time.perf_counter() - t0:.1f}s)")
+    from bench.common import RESULTS, table
+
+    if RESULTS:
+        print(f"\n== summary (ours / baseline, median of paired rounds; total {time.perf_counter() - start:.0f}s)")
+        print(table(RESULTS))
+    if failed:
+        print(f"failed: {failed}")
     return 1 if failed else 0
 
 
