@@ -23,6 +23,11 @@ from typing import Any
 ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "5")))
 #: Every row reported in this process, for :mod:`bench.run`'s closing table.
 RESULTS: list[dict] = []
+#: Set by :mod:`bench.run` for a benchmark it runs in a child process: rows are appended there too.
+RESULTS_FILE_ENV = "BENCH_RESULTS_FILE"
+#: ``ENV`` for a benchmark whose figure is "per core": one BLAS/OpenMP thread. On a loaded machine
+#: a multi-threaded BLAS spinning over small matrices made numpy code 12x slower than on one thread.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -83,8 +88,11 @@ def report(name: str, ours: Sequence[float], baseline: Sequence[float], unit: st
     print(f"{name}: ours {_fmt(row['ours'])} {unit} | {baseline_name} {_fmt(row['baseline'])} {unit} | "
           f"ratio {med:.2f}x (min {lo:.2f}-max {hi:.2f}, {len(ratios)} rounds){note}"
           + "".join(f" | {k} {v}" for k, v in extra.items()))
-    print("  " + json.dumps(row, ensure_ascii=False))
+    print("  " + json.dumps(row, ensure_ascii=False), flush=True)
     RESULTS.append(row)
+    if os.environ.get(RESULTS_FILE_ENV):
+        with open(os.environ[RESULTS_FILE_ENV], "a", encoding="utf-8") as f:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return row
 
 
