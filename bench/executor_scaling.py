@@ -32,7 +32,7 @@ from pathlib import Path
 
 from bench.common import ROUNDS, rates, report
 
-COPIES = 12
+COPIES = 4
 TASKS = 4
 # as bench/download.py: a real per-domain limit that does not bind here (the default 8 requests/s per
 # domain per task would make this a benchmark of the rate limiter: every image is on 127.0.0.1)
