@@ -40,17 +40,17 @@ def completion_markers(work: Path) -> int:
     return sum(1 for _ in work.rglob("completions/*")) if work.exists() else 0
 
 
-def kill_and_resume(args: list[str], kill_events: list[Callable[[], Callable[[], bool]]]) -> int:
-    """Run the CLI ``args`` once per entry of ``kill_events`` and SIGKILL its whole process group when
+def kill_and_resume(command: list[str], kill_events: list[Callable[[], Callable[[], bool]]]) -> int:
+    """Run ``command`` (e.g. ``CLI + ["build", ...]``) once per entry of ``kill_events`` and SIGKILL its whole process group when
     that run's event happens (each entry makes the event at the run's start, e.g. ``grows_by(...)``);
     then let a last run finish. No process of any run may survive. Returns how many kills landed
     before a run ended on its own."""
     landed = 0
     for make_event in kill_events:
-        killed, _ = run_until(CLI + args, make_event(), deadline_s=600, cwd=REPO,
+        killed, _ = run_until(command, make_event(), deadline_s=600, cwd=REPO,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         landed += killed
-    proc = start(CLI + args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _, err = proc.communicate(timeout=600)
     except BaseException:

@@ -13,7 +13,14 @@ from dataset_builders.web.japanese import japanese_ratio
 from ja_vila.sample.mini_crawl import build_mini_crawl
 from ja_vila.testing.corpus import write_real_pages_corpus, write_sample_corpus
 from ja_vila.testing.redirect import RedirectImagesToLoopback
-from tests.build_helpers import REPO, assert_funnel_consistent, completion_markers, kill_and_resume, load_rows
+from tests.build_helpers import (
+    CLI,
+    REPO,
+    assert_funnel_consistent,
+    completion_markers,
+    kill_and_resume,
+    load_rows,
+)
 from tests.process_helpers import grows_by
 
 TINY = REPO / "configs" / "data" / "pairs-tiny.yaml"
@@ -80,7 +87,7 @@ def test_killed_build_resumes_to_the_uninterrupted_result(tmp_path, image_server
     kills = [lambda: grows_by(images, 3),  # first run: a few images into the download stage
              lambda: grows_by(lambda: completion_markers(work), 1),  # then: right after one more task ends
              lambda: grows_by(lambda: completion_markers(work), 2)]
-    assert kill_and_resume(args, kills) >= 2
+    assert kill_and_resume(CLI + args, kills) >= 2
     ref, _ = load_rows(tmp_path / "reference")
     got, _ = load_rows(tmp_path / "killed")
     assert [(r["__key__"], r["txt"], r["json"]) for r in got] == [(r["__key__"], r["txt"], r["json"]) for r in ref]
