@@ -22,8 +22,8 @@ os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="ja-vila-hf-d
 
 # Every process the suite starts inherits this, so leftovers are found even once re-parented.
 os.environ[MARKER_ENV] = str(os.getpid())
-#: Helpers of the standard library that live as long as the pytest process by design.
-_BENIGN = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+#: Helpers of multiprocessing / multiprocess (datatrove) that live as long as pytest by design.
+_BENIGN = ("resource_tracker import main", "forkserver import main")
 LEFTOVER_DEADLINE_S = 20.0
 
 REPO = Path(__file__).resolve().parents[1]
