@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,14 +42,17 @@ def completion_markers(work: Path) -> int:
 
 
 def kill_and_resume(command: list[str], kill_events: list[Callable[[], Callable[[], bool]]]) -> int:
-    """Run ``command`` (e.g. ``CLI + ["build", ...]``) once per entry of ``kill_events`` and SIGKILL its whole process group when
-    that run's event happens (each entry makes the event at the run's start, e.g. ``grows_by(...)``);
-    then let a last run finish. No process of any run may survive. Returns how many kills landed
-    before a run ended on its own."""
+    """Run ``command`` (e.g. ``CLI + ["build", ...]``) once per entry of ``kill_events`` and SIGKILL
+    its whole process group when that run's event happens (each entry makes the event at the run's
+    start, e.g. ``grows_by(...)``); then let a last run finish. No process of any run may survive,
+    and a run that ends before its event must succeed. Returns how many kills landed."""
     landed = 0
     for make_event in kill_events:
-        killed, _ = run_until(command, make_event(), deadline_s=600, cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with tempfile.TemporaryFile() as err:
+            killed, proc = run_until(command, make_event(), deadline_s=600, cwd=REPO,
+                                     stdout=subprocess.DEVNULL, stderr=err)
+            err.seek(0)
+            assert killed or proc.returncode == 0, err.read().decode(errors="replace")[-3000:]
         landed += killed
     proc = start(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
