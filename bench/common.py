@@ -11,12 +11,13 @@ read the spread before the median.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 #: Rounds per comparison (``BENCH_ROUNDS`` overrides; at least 5 for a figure worth quoting).
@@ -28,6 +29,14 @@ RESULTS_FILE_ENV = "BENCH_RESULTS_FILE"
 #: ``ENV`` for a benchmark whose figure is "per core": one BLAS/OpenMP thread. On a loaded machine
 #: a multi-threaded BLAS spinning over small matrices made numpy code 12x slower than on one thread.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Send stdout and stderr of what runs inside to /dev/null (datatrove adds a stderr log sink and
+    prints its stats for every task, which would drown the report). Exceptions still propagate."""
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+        yield
 
 
 def timed(fn: Callable[[], Any]) -> float:

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROUNDS, rates, report
+from bench.common import ROUNDS, quiet, rates, report
 
 COPIES = 4
 TASKS = 4
@@ -81,7 +81,8 @@ def run_front(corpus: Path, work: Path, workers: int) -> tuple[float, float]:
         f'per_domain_concurrency: {PER_DOMAIN_CONCURRENCY}, per_domain_rate: {PER_DOMAIN_RATE}}}'
     ])
     c0, t0 = os.times(), time.perf_counter()
-    run_web_front([corpus], work, cfg, ExecutorConfig(tasks=TASKS, workers=workers))
+    with quiet():
+        run_web_front([corpus], work, cfg, ExecutorConfig(tasks=TASKS, workers=workers))
     wall, c1 = time.perf_counter() - t0, os.times()
     cpu = sum(getattr(c1, k) - getattr(c0, k) for k in ("user", "system", "children_user", "children_system"))
     return wall, cpu

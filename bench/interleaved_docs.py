@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROUNDS, rates, report
+from bench.common import ROUNDS, quiet, rates, report
 from dataset_builders.config import load_config
 from dataset_builders.interleaved.build import InterleavedConfig, build_interleaved
 from ja_vila.sample import load_documents
@@ -41,7 +41,8 @@ def write_corpus(folder: Path, base_url: str) -> int:
 def run(splitter: str, corpus: Path, work: Path) -> tuple[float, int]:
     cfg = load_config(InterleavedConfig, REPO / "configs" / "data" / "interleaved-tiny.yaml", [f"splitter={splitter}"])
     t0 = time.perf_counter()
-    stats = build_interleaved([corpus], work / "out", cfg, work_dir=work / "work")
+    with quiet():
+        stats = build_interleaved([corpus], work / "out", cfg, work_dir=work / "work")
     return time.perf_counter() - t0, stats["samples"]
 
 
