@@ -3,7 +3,7 @@
 Ours: the whole chain (whitespace normalisation, Japanese regex, meaningful length, file-name rules,
 HojiChar adult keywords with ignore_confused). Baseline, same run: HojiChar's
 ``DiscardAdultContentJa`` alone on the raw texts (the one rule the paper takes from a library), so
-the ratio says what the chain costs on top of the keyword search. Real alts are repeated to 20K texts.
+the ratio says what the chain costs on top of the keyword search. Real alts are repeated to 10K texts.
 
     python -m bench.alt_text
 """
@@ -17,13 +17,13 @@ from pathlib import Path
 from hojichar import Document as HojiDocument
 from hojichar.filters.document_filters import DiscardAdultContentJa
 
-from bench.common import best_of, report
+from bench.common import rates, report, rounds
 from dataset_builders.text.alt_text import alt_text_drop_reason, default_adult_checker
 
 REALDATA = Path(
     os.environ.get("JA_VILA_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata")
 )
-N_TEXTS = 20_000
+N_TEXTS = 10_000
 
 
 def real_alts() -> list[str]:
@@ -56,12 +56,12 @@ def main() -> dict:
         for t in texts:
             hoji.apply(HojiDocument(t))
 
-    t_ours, t_base = best_of(ours), best_of(baseline)
+    times = rounds({"ours": ours, "baseline": baseline})
     kept = sum(alt_text_drop_reason(t, adult_checker=checker) is None for t in alts)
     return report(
         "alt_text_rules",
-        len(texts) / t_ours,
-        len(texts) / t_base,
+        rates(len(texts), times["ours"]),
+        rates(len(texts), times["baseline"]),
         "texts/s",
         "hojichar DiscardAdultContentJa alone",
         real_alts=len(alts),

@@ -1,10 +1,11 @@
 """Downloader throughput: ``dataset_builders.download`` vs img2dataset on the same loopback servers.
 
 ``python -m bench.download`` (or ``python -m bench.run download``). Four image servers listen on
-127.0.0.1 ... 127.0.0.4 (four "domains"); both downloaders fetch the same 2,000 URLs of 640x480
+127.0.0.1 ... 127.0.0.4 (four "domains"); both downloaders fetch the same 1,000 URLs of 640x480
 JPEGs, keep images up to 800 px on the longest side (``keep_ratio_largest``, no upscaling, JPEG kept
 as is when no resize is needed), write them to disk, and each runs in its own process with the same
-budget: one process, ``CONCURRENCY`` concurrent downloads (img2dataset: ``thread_count``).
+budget: one process, ``CONCURRENCY`` concurrent downloads (img2dataset: ``thread_count``). The two
+alternate for ``ROUNDS`` rounds; the time is the download call's own (process start-up excluded).
 
 Ours runs with politeness on: robots.txt fetched per host and obeyed, per-domain concurrency and
 per-domain request-rate limits, the SSRF guard (the loopback networks allow-listed), retries. The
@@ -15,18 +16,21 @@ environment, so its pins never touch ours).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import report
+from bench.common import ROUNDS, rates, report
 
 ROOT = Path(__file__).resolve().parents[1]
 I2D_VENV = ROOT / "bench" / ".venv-img2dataset"
-N_URLS = 2000
+N_URLS = 1000
 HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")
 CONCURRENCY = 32
 PER_DOMAIN_CONCURRENCY = 16
@@ -92,11 +96,18 @@ def _clean_env() -> dict[str, str]:
 def _run(python: Path, code: str, args: dict, tmp: Path, tag: str) -> dict:
     arg_file = tmp / f"{tag}.json"
     arg_file.write_text(json.dumps(args))
-    proc = subprocess.run([str(python), "-c", code, str(arg_file)], cwd=ROOT, env=_clean_env(),
-                          capture_output=True, text=True, timeout=900)
+    # own session: on a timeout the whole group goes (img2dataset forks workers)
+    proc = subprocess.Popen([str(python), "-c", code, str(arg_file)], cwd=ROOT, env=_clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=900)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     if proc.returncode != 0:
-        raise RuntimeError(f"{tag} run failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{tag} run failed (exit {proc.returncode}):\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> dict:
@@ -114,11 +125,11 @@ def main() -> dict:
                              per_domain_rate=PER_DOMAIN_RATE, allow_networks=("127.0.0.0/8",),
                              frequent_domain_max_share=None, max_side=800, decode_workers=2,
                              connect_timeout=10, read_timeout=10, request_timeout=30, max_retries=0)
-        best: dict[str, dict] = {}
+        seconds: dict[str, list[float]] = {"img2dataset": [], "ours": []}
         with tempfile.TemporaryDirectory(prefix="bench-download-") as tmpdir:
             tmp = Path(tmpdir)
             (tmp / "urls.txt").write_text("\n".join(urls) + "\n")
-            for rep in range(2):  # alternate, keep each side's best
+            for rep in range(ROUNDS):  # img2dataset, ours, img2dataset, ours, ...
                 for tag in ("img2dataset", "ours"):
                     out = tmp / f"{tag}-{rep}"
                     if tag == "ours":
@@ -129,17 +140,15 @@ def main() -> dict:
                                                            "threads": CONCURRENCY, "n": N_URLS}, tmp, tag)
                     if r["ok"] != N_URLS:
                         raise RuntimeError(f"{tag} fetched {r['ok']} of {N_URLS} images")
-                    if tag not in best or r["seconds"] < best[tag]["seconds"]:
-                        best[tag] = r
+                    seconds[tag].append(r["seconds"])
+                    shutil.rmtree(out, ignore_errors=True)
         robots = sum(s.hits["/robots.txt"] for s in servers)
     finally:
         for s in servers:
             s.stop()
-    ours = N_URLS / best["ours"]["seconds"]
-    theirs = N_URLS / best["img2dataset"]["seconds"]
-    return report("download", ours, theirs, "images/s", "img2dataset", urls=N_URLS, domains=len(HOSTS),
-                  concurrency=CONCURRENCY, per_domain_rate=PER_DOMAIN_RATE, robots_fetches=robots)
-
+    return report("download", rates(N_URLS, seconds["ours"]), rates(N_URLS, seconds["img2dataset"]), "images/s",
+                  "img2dataset", urls=N_URLS, domains=len(HOSTS), concurrency=CONCURRENCY,
+                  per_domain_rate=PER_DOMAIN_RATE, robots_fetches=robots)
 
 if __name__ == "__main__":
     try:

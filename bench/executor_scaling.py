@@ -4,12 +4,13 @@
 sample corpus is replicated ``COPIES`` times (each copy with its own page and image URLs, so every
 image is really downloaded) into ``TASKS`` JSONL files; :func:`ja_vila.testing.front.run_front` (extract,
 Japanese filter, domain counts, download, size rules, pHash, frequent-image merge) runs over the same
-``TASKS`` tasks with 1 and with 2 worker processes, each in a fresh work dir. The loopback image
+``TASKS`` tasks with 1 and with 2 worker processes, alternating for ``ROUNDS`` rounds, each in a
+fresh work dir. The loopback image
 server runs in its own process so it does not share a GIL with the 1-worker run. Per-domain
 politeness limits are raised as in ``bench/download.py`` (all images live on one loopback host).
 
 Reported: pages/s with 2 workers (ours) and with 1 (baseline), the speed-up, the parallel
-efficiency ``time(1) / (2 * time(2))`` (1.0 = perfect), and the cores each run kept busy (CPU
+efficiency ``time(1) / (2 * time(2))`` (1.0 = perfect; medians), and the cores each run kept busy (CPU
 seconds of the driver and its workers / wall seconds; the image server's CPU is not included).
 One worker is not one core: the downloader decodes and resizes in ``decode_workers`` threads beside
 its event loop, so a single worker already keeps ~1.5 cores busy. On a 2-core machine (with the
@@ -21,15 +22,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import report
+from bench.common import ROUNDS, quiet, rates, report
 
-COPIES = 40
+COPIES = 4
 TASKS = 4
 # as bench/download.py: a real per-domain limit that does not bind here (the default 8 requests/s per
 # domain per task would make this a benchmark of the rate limiter: every image is on 127.0.0.1)
@@ -79,7 +82,8 @@ def run_front(corpus: Path, work: Path, workers: int) -> tuple[float, float]:
         f'per_domain_concurrency: {PER_DOMAIN_CONCURRENCY}, per_domain_rate: {PER_DOMAIN_RATE}}}'
     ])
     c0, t0 = os.times(), time.perf_counter()
-    run_stages([corpus], work, cfg, ExecutorConfig(tasks=TASKS, workers=workers))
+    with quiet():
+        run_stages([corpus], work, cfg, ExecutorConfig(tasks=TASKS, workers=workers))
     wall, c1 = time.perf_counter() - t0, os.times()
     cpu = sum(getattr(c1, k) - getattr(c0, k) for k in ("user", "system", "children_user", "children_system"))
     return wall, cpu
@@ -96,18 +100,24 @@ def main() -> dict:
             tmp = Path(tmp)
             pages = write_corpus(tmp / "corpus", base_url)
             run_front(tmp / "corpus", tmp / "warmup", 1)  # imports, robots cache of the server, page cache
-            t1, cpu1 = run_front(tmp / "corpus", tmp / "w1", 1)
-            t2, cpu2 = run_front(tmp / "corpus", tmp / "w2", 2)
+            wall: dict[int, list[float]] = {1: [], 2: []}
+            cpu: dict[int, list[float]] = {1: [], 2: []}
+            for k in range(ROUNDS):  # 1 worker, 2 workers, 1, 2, ... each in a fresh work dir
+                for workers in (1, 2):
+                    t, c = run_front(tmp / "corpus", tmp / f"w{workers}-{k}", workers)
+                    wall[workers].append(t)
+                    cpu[workers].append(c)
+                    shutil.rmtree(tmp / f"w{workers}-{k}", ignore_errors=True)
     finally:
         server.stdin.close()
         server.wait(timeout=30)
-    efficiency = t1 / (2 * t2)
-    return report("executor_scaling (extract+download, local executor)", pages / t2, pages / t1, "pages/s",
-                  "1 worker", pages=pages, tasks=TASKS, seconds_1_worker=round(t1, 2),
-                  seconds_2_workers=round(t2, 2), efficiency=round(efficiency, 3),
-                  cores_busy_1_worker=round(cpu1 / t1, 2), cores_busy_2_workers=round(cpu2 / t2, 2),
+    t1, t2 = statistics.median(wall[1]), statistics.median(wall[2])
+    busy = {w: statistics.median(c / t for c, t in zip(cpu[w], wall[w], strict=True)) for w in (1, 2)}
+    return report("executor_scaling (extract+download, local executor)", rates(pages, wall[2]), rates(pages, wall[1]),
+                  "pages/s", "1 worker", pages=pages, tasks=TASKS, seconds_1_worker=round(t1, 2),
+                  seconds_2_workers=round(t2, 2), efficiency=round(t1 / (2 * t2), 3),
+                  cores_busy_1_worker=round(busy[1], 2), cores_busy_2_workers=round(busy[2], 2),
                   machine_cores=os.cpu_count())
-
 
 if __name__ == "__main__":
     main()

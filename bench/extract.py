@@ -1,6 +1,6 @@
 """Web extraction throughput: pages/s on one core, ours vs trafilatura in the same process.
 
-    .venv/bin/python -m bench.extract [--realdata ../shared/realdata] [--repeat 3]
+    .venv/bin/python -m bench.extract [--realdata ../shared/realdata] [--rounds 5]
 
 Ours: charset decoding + resiliparse main text + page-order images with MMC4 URL rules and text
 offsets (``dataset_builders.web.extract_page``). Baseline: what a typical pipeline does —
@@ -17,7 +17,7 @@ import html as htmllib
 import re
 from pathlib import Path
 
-from bench.common import best_of, report
+from bench.common import ROUNDS, rates, report, rounds
 
 _IMG = re.compile(r"<img\b[^>]*>", re.I)
 _SRC = re.compile(r"""\bsrc\s*=\s*["']([^"']+)""", re.I)
@@ -45,7 +45,7 @@ def _pages(realdata: Path) -> list[tuple[bytes, str]]:
     return out
 
 
-def bench_pages(realdata: Path, repeat: int) -> dict:
+def bench_pages(realdata: Path, n_rounds: int = ROUNDS) -> dict:
     from dataset_builders.web import decode_html, extract_page
 
     pages = _pages(realdata)
@@ -58,12 +58,12 @@ def bench_pages(realdata: Path, repeat: int) -> dict:
         for body, _ in pages:
             _baseline_extract(body.decode("utf-8", "replace"))
 
-    t_ours, t_base = best_of(ours, repeat), best_of(baseline, repeat)
-    return report("extract_real_ja_pages", len(pages) / t_ours, len(pages) / t_base, "pages/s/core",
+    t = rounds({"ours": ours, "baseline": baseline}, n_rounds)
+    return report("extract_real_ja_pages", rates(len(pages), t["ours"]), rates(len(pages), t["baseline"]), "pages/s/core",
                   "trafilatura.extract + regex <img>", pages=len(pages))
 
 
-def bench_warc(realdata: Path, repeat: int) -> dict:
+def bench_warc(realdata: Path, n_rounds: int = ROUNDS) -> dict:
     from warcio.archiveiterator import ArchiveIterator
 
     from dataset_builders.web import HtmlExtractor, WarcHtmlReader
@@ -83,12 +83,12 @@ def bench_warc(realdata: Path, repeat: int) -> dict:
                     ct = rec.http_headers.get_header("Content-Type") if rec.http_headers else None
                     _baseline_extract(decode_html(body, charset_from_content_type(ct)).text)
 
-    t_ours, t_base = best_of(ours, repeat), best_of(baseline, repeat)
-    return report("extract_clueweb_warc", n["pages"] / t_ours, n["pages"] / t_base, "pages/s/core",
+    t = rounds({"ours": ours, "baseline": baseline}, n_rounds)
+    return report("extract_clueweb_warc", rates(n["pages"], t["ours"]), rates(n["pages"], t["baseline"]), "pages/s/core",
                   "warcio + trafilatura.extract + regex <img>", pages=n["pages"])
 
 
-def bench_warc_parsers(realdata: Path, repeat: int) -> dict:
+def bench_warc_parsers(realdata: Path, n_rounds: int = ROUNDS) -> dict:
     from fastwarc.warc import ArchiveIterator as FastIterator
     from warcio.archiveiterator import ArchiveIterator
 
@@ -110,24 +110,26 @@ def bench_warc_parsers(realdata: Path, repeat: int) -> dict:
                 for rec in FastIterator(f, parse_http=True, strict_mode=False):
                     rec.reader.read()
 
-    t_w, t_f = best_of(warcio_read, repeat), best_of(fastwarc_read, repeat)
-    return report("warc_parse_only", n["records"] / t_w, n["records"] / t_f, "records/s/core",
+    t = rounds({"warcio": warcio_read, "fastwarc": fastwarc_read}, n_rounds)
+    return report("warc_parse_only", rates(n["records"], t["warcio"]), rates(n["records"], t["fastwarc"]), "records/s/core",
                   "fastwarc (not used: mis-parses bare-LF headers, no de-chunking/gzip)", records=n["records"])
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--realdata", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "realdata")
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args(argv)
+    ap.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds per comparison")
+    args = ap.parse_args(argv if argv is not None else [])  # bench.run calls main() with no arguments
     if not args.realdata.is_dir():
         raise SystemExit(f"real data not found at {args.realdata}; pass --realdata")
     import logging
 
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
-    return [bench_pages(args.realdata, args.repeat), bench_warc(args.realdata, args.repeat),
-            bench_warc_parsers(args.realdata, args.repeat)]
+    return [bench_pages(args.realdata, args.rounds), bench_warc(args.realdata, args.rounds),
+            bench_warc_parsers(args.realdata, args.rounds)]
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

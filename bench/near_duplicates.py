@@ -1,18 +1,18 @@
 """Near-duplicate counting (Hamming <= 5) for one corpus-wide dedup sample.
 
 Ours (multi-index hashing, ``dataset_builders.hamming_index.count_near_duplicates``) vs the blocked
-pairwise XOR + ``np.bitwise_count`` reference on the same hashes; the baseline is timed on 15K hashes
-(it is quadratic), ours on 15K for the ratio and on a full 60K sample. Half the hashes sit in clusters
+pairwise XOR + ``np.bitwise_count`` reference on the same hashes, interleaved rounds on ``N_RATIO``
+hashes (the baseline is quadratic); ours also once on a full 60K sample. Half the hashes sit in clusters
 of 2-300 near-copies (icons, ads), the rest are random.
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from bench.common import best_of, report
+from bench.common import rates, report, rounds, timed
+
+N_RATIO = 10_000
 
 
 def sample_hashes(n: int, seed: int = 0) -> np.ndarray:
@@ -35,22 +35,19 @@ def sample_hashes(n: int, seed: int = 0) -> np.ndarray:
 def main() -> dict:
     from dataset_builders.hamming_index import count_near_duplicates, count_near_duplicates_bruteforce
 
-    small, full = sample_hashes(15_000), sample_hashes(60_000, seed=1)
+    small, full = sample_hashes(N_RATIO), sample_hashes(60_000, seed=1)
     assert np.array_equal(count_near_duplicates(small), count_near_duplicates_bruteforce(small))
-    t_ours = best_of(lambda: count_near_duplicates(small), repeat=3)
-    t_base = best_of(lambda: count_near_duplicates_bruteforce(small), repeat=1)
-    t0 = time.perf_counter()
-    count_near_duplicates(full)
-    t_full = time.perf_counter() - t0
+    times = rounds({"ours": lambda: count_near_duplicates(small),
+                    "baseline": lambda: count_near_duplicates_bruteforce(small)}, warmup=False)
+    t_full = timed(lambda: count_near_duplicates(full))
     return report(
-        "near-duplicate count (Hamming<=5, 15K hashes)",
-        ours=len(small) / t_ours,
-        baseline=len(small) / t_base,
+        f"near-duplicate count (Hamming<=5, {N_RATIO // 1000}K hashes)",
+        ours=rates(len(small), times["ours"]),
+        baseline=rates(len(small), times["baseline"]),
         unit="hashes/s",
         baseline_name="pairwise XOR+bitwise_count",
         seconds_for_60K_ours=round(t_full, 3),
     )
-
 
 if __name__ == "__main__":
     main()

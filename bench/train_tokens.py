@@ -3,11 +3,14 @@ stock TRL ``SFTTrainer`` with its default vision collator — same tiny model, d
 
 Tokens are the real (non-padding) tokens of every trained batch, image tokens included; time is
 ``trainer.train()``'s wall time (collation, image decoding and the optimizer included). Each run
-makes one pass over the same conversations (``python -m bench.run train_tokens``).
+makes one pass over the same conversations; the three runs alternate for ``ROUNDS`` rounds
+(``python -m bench.run train_tokens``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 import time
@@ -18,7 +21,7 @@ from datasets import Dataset
 from transformers import AutoProcessor, LlavaForConditionalGeneration, Trainer
 from trl import SFTConfig, SFTTrainer
 
-from bench.common import report
+from bench.common import ROUNDS, report
 from dataset_builders.tiny.models import TinyLlavaSpec, save_tiny_llava
 from training.chat_template import LLMJP_V3_CHAT_TEMPLATE
 from training.data import DataSource, Renderer, VilaStream
@@ -28,7 +31,7 @@ from training.data.synthetic import write_instruct
 from training.freeze import set_trainable
 from training.train import build_collator
 
-N_SAMPLES = 64
+N_SAMPLES = 24
 BATCH = 4
 MAX_LENGTH = 512
 SPEC = TinyLlavaSpec(image_size=56, patch_size=14, text_hidden=128, vision_hidden=64)  # 16 image tokens
@@ -73,7 +76,8 @@ def run_ours(folder: Path, data: Path, packing: bool, work: Path) -> tuple[float
     args.accelerator_config.dispatch_batches = False
     trainer = Trainer(model=model, args=args, train_dataset=stream, data_collator=collator)
     t0 = time.perf_counter()
-    trainer.train()
+    with contextlib.redirect_stdout(io.StringIO()):  # the Trainer prints its metrics dict
+        trainer.train()
     return collator.tokens / (time.perf_counter() - t0), collator.tokens
 
 
@@ -89,7 +93,8 @@ def run_trl(folder: Path, data: Path, work: Path) -> tuple[float, int]:
                          processing_class=processor)
     trainer.data_collator = _Counting(trainer.data_collator)
     t0 = time.perf_counter()
-    trainer.train()
+    with contextlib.redirect_stdout(io.StringIO()):
+        trainer.train()
     return trainer.data_collator.tokens / (time.perf_counter() - t0), trainer.data_collator.tokens
 
 
@@ -103,15 +108,25 @@ def main() -> list[dict]:
         processor.chat_template = LLMJP_V3_CHAT_TEMPLATE  # TRL renders the messages with it
         processor.save_pretrained(folder)
         data = write_instruct(root / "instruct", n=N_SAMPLES, max_samples=50)
-        unpacked, tok_u = run_ours(folder, data, packing=False, work=root / "u")
-        packed, tok_p = run_ours(folder, data, packing=True, work=root / "p")
-        trl, tok_t = run_trl(folder, data, work=root / "t")
+        # interleaved rounds: packed, unpacked, TRL, packed, unpacked, TRL, ... (same machine load)
+        runs = {"packed": lambda k: run_ours(folder, data, packing=True, work=root / f"p{k}"),
+                "unpacked": lambda k: run_ours(folder, data, packing=False, work=root / f"u{k}"),
+                "trl": lambda k: run_trl(folder, data, work=root / f"t{k}")}
+        for run in runs.values():
+            run("warmup")  # imports, lazy inits, first-step allocations
+        rate: dict[str, list[float]] = {name: [] for name in runs}
+        tokens: dict[str, int] = {}
+        for k in range(ROUNDS):
+            for name, run in runs.items():
+                r, tokens[name] = run(k)
+                rate[name].append(r)
+    trl_name = "TRL SFTTrainer + vision collator"
     rows = [
-        report("train_tokens_step2_packed", packed, trl, "tokens/s", "TRL SFTTrainer + vision collator",
-               tokens=tok_p, baseline_tokens=tok_t),
-        report("train_tokens_step2_unpacked", unpacked, trl, "tokens/s", "TRL SFTTrainer + vision collator",
-               tokens=tok_u, baseline_tokens=tok_t),
-        report("train_tokens_step2_packing_gain", packed, unpacked, "tokens/s", "ours unpacked"),
+        report("train_tokens_step2_packed", rate["packed"], rate["trl"], "tokens/s", trl_name,
+               tokens=tokens["packed"], baseline_tokens=tokens["trl"]),
+        report("train_tokens_step2_unpacked", rate["unpacked"], rate["trl"], "tokens/s", trl_name,
+               tokens=tokens["unpacked"], baseline_tokens=tokens["trl"]),
+        report("train_tokens_step2_packing_gain", rate["packed"], rate["unpacked"], "tokens/s", "ours unpacked"),
     ]
     return rows
 

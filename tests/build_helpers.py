@@ -1,18 +1,18 @@
-"""What the builder tests share: loading a built folder both ways, and killing a CLI build."""
+"""What the builder tests share: loading a built folder both ways, and killing a CLI build (its
+whole process group, on an observable event)."""
 
 from __future__ import annotations
 
-import random
-import signal
 import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
 
 from dataset_builders.funnel import Funnel
+from tests.process_helpers import assert_session_gone, kill_group, run_until, start
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "ja_vila.cli"]
@@ -38,16 +38,30 @@ def assert_funnel_consistent(folder: Path, stats: dict) -> Funnel:
     return funnel
 
 
-def kill_and_resume(args: list[str], kills: int = 3, seed: int = 0, min_s: float = 2.0, max_s: float = 6.0) -> int:
-    """Run the CLI ``args``, SIGKILL it at random moments ``kills`` times, then let it finish; returns
-    how many kills landed before the run ended on its own."""
-    rng, landed = random.Random(seed), 0
-    for _ in range(kills):
-        proc = subprocess.Popen(CLI + args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(min_s, max_s))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            landed += 1
-        proc.wait()
-    subprocess.run(CLI + args, cwd=REPO, check=True, timeout=600, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def completion_markers(work: Path) -> int:
+    """Stage tasks a build has finished so far: datatrove's completion files under the work folder."""
+    return sum(1 for _ in work.rglob("completions/*")) if work.exists() else 0
+
+
+def kill_and_resume(command: list[str], kill_events: list[Callable[[], Callable[[], bool]]]) -> int:
+    """Run ``command`` (e.g. ``CLI + ["build", ...]``) once per entry of ``kill_events`` and SIGKILL
+    its whole process group when that run's event happens (each entry makes the event at the run's
+    start, e.g. ``grows_by(...)``); then let a last run finish. No process of any run may survive,
+    and a run that ends before its event must succeed. Returns how many kills landed."""
+    landed = 0
+    for make_event in kill_events:
+        with tempfile.TemporaryFile() as err:
+            killed, proc = run_until(command, make_event(), deadline_s=600, cwd=REPO,
+                                     stdout=subprocess.DEVNULL, stderr=err)
+            err.seek(0)
+            assert killed or proc.returncode == 0, err.read().decode(errors="replace")[-3000:]
+        landed += killed
+    proc = start(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, err = proc.communicate(timeout=600)
+    except BaseException:
+        kill_group(proc)
+        raise
+    assert_session_gone(proc.pid)  # a build that ended on its own left no worker behind
+    assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
     return landed

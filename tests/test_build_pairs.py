@@ -14,7 +14,15 @@ from dataset_builders.web.html_extract import HtmlExtractor
 from dataset_builders.web.japanese import japanese_ratio
 from ja_vila.testing.corpus import write_real_pages_corpus, write_sample_corpus
 from ja_vila.testing.redirect import RedirectImagesToLoopback
-from tests.build_helpers import REPO, assert_funnel_consistent, kill_and_resume, load_rows
+from tests.build_helpers import (
+    CLI,
+    REPO,
+    assert_funnel_consistent,
+    completion_markers,
+    kill_and_resume,
+    load_rows,
+)
+from tests.process_helpers import grows_by
 
 TINY = REPO / "configs" / "data" / "pairs-tiny.yaml"
 
@@ -76,7 +84,12 @@ def test_killed_build_resumes_to_the_uninterrupted_result(tmp_path, image_server
     build_pairs([corpus], tmp_path / "reference", config("executor.tasks=3"))
     args = ["build", "pairs", "--input", str(corpus), "--output", str(tmp_path / "killed"),
             "--config", str(TINY), "--tasks", "3"]
-    assert kill_and_resume(args, kills=3, min_s=3, max_s=9) >= 1
+    work = tmp_path / "killed.work"
+    images = lambda: sum(image_server.hits.values())  # noqa: E731
+    kills = [lambda: grows_by(images, 3),  # first run: a few images into the download stage
+             lambda: grows_by(lambda: completion_markers(work), 1),  # then: right after one more task ends
+             lambda: grows_by(lambda: completion_markers(work), 2)]
+    assert kill_and_resume(CLI + args, kills) >= 2
     ref, _ = load_rows(tmp_path / "reference")
     got, _ = load_rows(tmp_path / "killed")
     assert [(r["__key__"], r["txt"], r["json"]) for r in got] == [(r["__key__"], r["txt"], r["json"]) for r in ref]

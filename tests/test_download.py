@@ -22,7 +22,7 @@ from datatrove.data import Document, Media, MediaType
 from PIL import Image
 
 from dataset_builders.download import DownloadConfig, ImageDownloader, blocked_reason, frequent_domains
-from dataset_builders.download.fetcher import parse_retry_after
+from dataset_builders.download.fetcher import Fetcher, parse_retry_after
 from dataset_builders.download.rate_limit import DomainLimiter, interleave_by_domain
 from dataset_builders.download.result import DownloadResult, is_retryable
 from dataset_builders.download.robots import x_robots_forbids
@@ -30,6 +30,7 @@ from dataset_builders.download.status_log import LOG_NAME, StatusStore
 from dataset_builders.download.step import DownloadImages
 from dataset_builders.pipeline.document_store import INPUT_POSITION
 from ja_vila.servers.image_server import make_png_bomb
+from tests.process_helpers import grows_by, run_until
 
 REPO = Path(__file__).resolve().parents[1]
 LOOPBACK = ("127.0.0.1/32",)
@@ -93,10 +94,7 @@ def test_every_failure_mode_ends_with_its_status(image_server, tmp_path):
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         return res, others
 
-    t0 = time.monotonic()
-    results, leftover_tasks = asyncio.run(run())
-    elapsed = time.monotonic() - t0
-    assert elapsed < 20, f"run took {elapsed:.1f}s"
+    results, leftover_tasks = asyncio.run(run())  # a hang would stop here: each URL has a deadline
     assert leftover_tasks == []
     assert leftover_threads() == []
 
@@ -124,32 +122,50 @@ def test_every_failure_mode_ends_with_its_status(image_server, tmp_path):
     assert {rec["url"]: rec["status"] for rec in lines} == {u: want for u, want in urls.items()}
 
 
-def test_retry_after_is_honoured(image_server):
+@pytest.fixture
+def waits(monkeypatch) -> list[tuple[float | None, float]]:
+    """(Retry-After asked by the server, wait chosen) for every retry the fetcher schedules."""
+    seen: list[tuple[float | None, float]] = []
+    real = Fetcher.backoff
+
+    def spy(self, attempt, retry_after):
+        wait = real(self, attempt, retry_after)
+        seen.append((retry_after, wait))
+        return wait
+
+    monkeypatch.setattr(Fetcher, "backoff", spy)
+    return seen
+
+
+def test_retry_after_is_honoured(image_server, waits):
     cfg = fast_config(max_retry_after=5.0, url_deadline=8.0)
     dl = ImageDownloader(cfg)
     t0 = time.monotonic()
     res = dl.download([image_server.url("/bad/flaky/429/a.jpg?n=1&retry_after=1")])
     waited = time.monotonic() - t0
     assert next(iter(res.values())).status == "ok"
+    assert waits == [(1.0, 1.0)]
     assert waited >= 1.0  # the server asked for 1 s; backoff alone would be 0.05 s
 
-    t0 = time.monotonic()  # HTTP-date form, ~2 s ahead (1 s resolution)
+    waits.clear()  # HTTP-date form, ~2 s ahead (1 s resolution)
     res = dl.download([image_server.url("/bad/flaky/503/b.jpg?n=1&retry_after=date&delay=2")])
     assert next(iter(res.values())).status == "ok"
-    assert time.monotonic() - t0 >= 0.9
+    ((asked, wait),) = waits
+    assert 0.9 <= asked <= 2.1 and wait == asked
 
+    # a Retry-After above max_retry_after is capped: the wait is the cap, not the hour asked for
+    waits.clear()
     capped = ImageDownloader(fast_config(max_retry_after=0.2))
-    t0 = time.monotonic()
     res = capped.download([image_server.url("/bad/flaky/429/c.jpg?n=1&retry_after=3600")])
     assert next(iter(res.values())).status == "ok"
-    assert time.monotonic() - t0 < 2.0
+    assert waits == [(3600.0, 0.2)] and image_server.hits["/bad/flaky/429/c.jpg"] == 2
 
-    # a wait that does not fit the URL's deadline ends with the server's status, not a hang
+    # a wait that does not fit the URL's deadline ends with the server's status, not a hang: no second request
     short = ImageDownloader(fast_config(max_retry_after=60, url_deadline=1.0))
-    t0 = time.monotonic()
     res = short.download([image_server.url("/bad/flaky/429/d.jpg?n=1&retry_after=30")])
-    assert next(iter(res.values())).status == "http_429"
-    assert time.monotonic() - t0 < 2.0
+    result = next(iter(res.values()))
+    assert result.status == "http_429" and "no time left" in result.error
+    assert image_server.hits["/bad/flaky/429/d.jpg"] == 1
 
 
 def test_parse_retry_after():
@@ -420,15 +436,13 @@ def test_killed_runs_resume_to_the_uninterrupted_result(image_server, tmp_path):
     progress = []
     while kills < 5 and runs < 15:
         runs += 1
-        proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(args)], cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.6, 1.6))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=30)
-        assert proc.returncode in (0, -signal.SIGKILL), proc.stderr.read().decode()[-2000:]
-        proc.stderr.close()
+        # kill (the whole process group) once this run has made 3-12 new requests to the server
+        event = grows_by(lambda: sum(image_server.hits.values()), rng.randint(3, 12))
+        with open(tmp_path / f"run{runs}.log", "wb") as log:
+            killed, proc = run_until([sys.executable, "-c", _WORKER, str(args)], event, deadline_s=120,
+                                     cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
+        assert proc.returncode == (-signal.SIGKILL if killed else 0), (tmp_path / f"run{runs}.log").read_text()[-2000:]
+        kills += killed
         progress.append(len(StatusStore(work)) if work.exists() else 0)
     assert kills >= 5, f"only {kills} kills landed in {runs} runs (progress {progress})"
     assert progress == sorted(progress) and progress[-1] < len(urls), progress  # kills landed mid-run

@@ -67,25 +67,30 @@ def test_counters_are_per_instance():
 def test_stop_ends_hanging_and_dripping_connections():
     before = set(threading.enumerate())
     server = ImageServer().start()
-    errors = []
+    outcome: dict[str, str] = {}
+    paths = ("/bad/hang/x", "/bad/slow/s.jpg?delay=5", "/bad/big/b.jpg?size=100000000&length=0")
 
     def client(path):
         try:
-            get(server.url(path), timeout=30)
-        except Exception as e:  # the server cut the connection
-            errors.append(type(e).__name__)
+            _, _, body = get(server.url(path), timeout=60)
+            outcome[path] = f"body of {len(body)} bytes"
+        except Exception as e:  # the server cut the connection (or, wrongly, the client timed out)
+            outcome[path] = type(e).__name__ + str(e)
 
-    clients = [threading.Thread(target=client, args=(p,)) for p in
-               ("/bad/hang/x", "/bad/slow/s.jpg?delay=5", "/bad/big/b.jpg?size=100000000&length=0")]
+    clients = [threading.Thread(target=client, args=(p,)) for p in paths]
     for t in clients:
         t.start()
-    time.sleep(0.3)
-    t0 = time.monotonic()
+    deadline = time.monotonic() + 60  # stop only once all three requests are being served
+    while sum(server.hits[p.split("?")[0]] for p in paths) < 3:
+        assert time.monotonic() < deadline, dict(server.hits)
+        time.sleep(0.01)
     server.stop()
-    assert time.monotonic() - t0 < 3
     for t in clients:
-        t.join(timeout=5)
+        t.join(timeout=120)
         assert not t.is_alive()
+    # every client ended because the server closed its connection, none by its own 60 s timeout
+    assert len(outcome) == 3 and not [o for o in outcome.values() if "timed out" in o or "Timeout" in o], outcome
+    assert outcome["/bad/big/b.jpg?size=100000000&length=0"] != "body of 100000000 bytes"  # cut short
     assert set(threading.enumerate()) - before == set()
 
 

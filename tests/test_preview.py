@@ -1,5 +1,5 @@
 """`ja-vila preview`: a self-contained, escaped HTML gallery; checked structurally everywhere and
-rendered in headless Chromium where it is installed."""
+rendered in headless Chromium where it is installed (`.ci/run` installs it and a CJK font)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from ja_vila.cli import app
 from model_cards.preview import PreviewError, write_preview
 from model_cards.preview.thumbnails import MAX_SIDE
+from tests.process_helpers import kill_group, start
 from tests.release_helpers import COLORS, DOCUMENTS, MAKERS, NASTY
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -178,13 +179,60 @@ document.body.setAttribute('data-images', imgs.length);
 document.body.setAttribute('data-loaded', imgs.filter(i => i.complete && i.naturalWidth > 0).length); });</script>"""
 
 
-def chromium(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           "--virtual-time-budget=5000", *args], capture_output=True, text=True, timeout=120)
+def chromium(*args: str) -> str:
+    """Run headless Chromium in its own session; its stdout. The browser's helper processes go with it."""
+    proc = start([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                  "--force-device-scale-factor=1", "--virtual-time-budget=5000", *args],
+                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        kill_group(proc)
+    return out
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium); "
-                    "the page structure is still checked by the tests above")
+NO_CHROMIUM = "headless Chromium not installed (apt-get install chromium); the page structure is still checked above"
+#: Characters of the fixtures' texts, then two code points no font has a glyph for (U+0378 and U+0379
+#: are unassigned): those two must come out as the same "tofu" box, which shows the comparison works.
+GLYPHS = ["猫", "の", "写", "真", "文", "書"]
+NO_GLYPH = ["&#x378;", "&#x379;"]
+CELL = 80
+
+
+def _ink(cell: Image.Image) -> list[bool]:
+    return [p < 128 for p in cell.convert("L").get_flattened_data()]
+
+
+def _differ(a: list[bool], b: list[bool]) -> float:
+    return sum(x != y for x, y in zip(a, b, strict=True)) / len(a)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_japanese_text_renders_as_glyphs_not_boxes(pages, tmp_path):
+    """With the preview's own stylesheet (its font stack, lang=ja), each Japanese character is drawn
+    with its own shape; characters without a font all draw the same box (what missing CJK fonts look like)."""
+    _, _, html = pages["pairs"]
+    style = html[html.index("<style>"):html.index("</style>") + len("</style>")]
+    cells = "".join(f'<span class="cell">{c}</span>' for c in GLYPHS + NO_GLYPH)
+    page = tmp_path / "glyphs.html"
+    page.write_text(f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8">{style}<style>body {{ margin: 0; '
+                    f'background: #fff; }} .cell {{ display: inline-block; width: {CELL}px; height: {CELL}px; '
+                    f'font-size: 64px; line-height: {CELL}px; text-align: center; color: #000; overflow: hidden; '
+                    f'vertical-align: top; }}</style></head><body>{cells}</body></html>', encoding="utf-8")
+    shot = tmp_path / "glyphs.png"
+    chromium(f"--window-size={CELL * (len(GLYPHS) + len(NO_GLYPH))},{CELL}", f"--screenshot={shot}", page.as_uri())
+    image = Image.open(shot)
+    ink = [_ink(image.crop((i * CELL, 0, (i + 1) * CELL, CELL))) for i in range(len(GLYPHS) + len(NO_GLYPH))]
+    tofu_a, tofu_b = ink[-2:]
+    assert sum(tofu_a) > 0.01 * len(tofu_a) and _differ(tofu_a, tofu_b) < 0.005  # missing glyphs: one box
+    for i, glyph in enumerate(GLYPHS):
+        assert sum(ink[i]) > 0.02 * len(ink[i]), f"{glyph} drew nothing"
+        assert _differ(ink[i], tofu_a) > 0.03, f"{glyph} is drawn as a box: no CJK font (apt-get install fonts-noto-cjk)"
+        for j in range(i):
+            assert _differ(ink[i], ink[j]) > 0.03, f"{GLYPHS[j]} and {glyph} look the same"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 @pytest.mark.parametrize("kind", sorted(MAKERS))
 def test_chromium_renders_every_image(pages, kind, tmp_path):
     _, html_path, html = pages[kind]
@@ -192,7 +240,7 @@ def test_chromium_renders_every_image(pages, kind, tmp_path):
     checked = tmp_path / "checked.html"
     checked.write_text(html.replace(CSP, CSP + "; script-src 'unsafe-inline'").replace("</body>", CHECK + "</body>"),
                        encoding="utf-8")
-    dom = chromium("--dump-dom", checked.as_uri()).stdout
+    dom = chromium("--dump-dom", checked.as_uri())
     assert f'data-images="{N_IMAGES[kind]}"' in dom and f'data-loaded="{N_IMAGES[kind]}"' in dom, dom[-500:]
     # the page as shipped: screenshot holds the fixtures' colours (images drawn, page not blank)
     shot = tmp_path / "shot.png"

@@ -4,6 +4,7 @@ Hub client (no network), and the token never written anywhere."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import re
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 import datasets
 import httpx2
 import pytest
-from huggingface_hub import DatasetCard, DatasetCardData, ModelCard, ModelCardData
+from huggingface_hub import DatasetCard, DatasetCardData, HfApi, ModelCard, ModelCardData
+from huggingface_hub.constants import REPO_TYPES
 from huggingface_hub.errors import HfHubHTTPError
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -35,8 +37,19 @@ TERM_ARGS = ["--license", "cc-by-4.0", "--contact", "takedown@example.org"]
 RELEASED = {"README.md", "stats.json"}
 
 
+def _hfapi_arguments(method: str, args: tuple, kwargs: dict) -> dict:
+    """The call bound to ``huggingface_hub.HfApi.<method>``'s real signature: a keyword HfApi does not
+    take (or a missing required one) raises TypeError here, as it would against the Hub."""
+    bound = inspect.signature(getattr(HfApi, method)).bind(None, *args, **kwargs)
+    arguments = {k: v for k, v in bound.arguments.items() if k != "self"}
+    if arguments.get("repo_type") is not None:
+        assert arguments["repo_type"] in REPO_TYPES, arguments["repo_type"]
+    return arguments
+
+
 class FakeHub:
-    """Records every call (and the files present at upload time) instead of talking to the Hub."""
+    """Records every call (and the files present at upload time) instead of talking to the Hub; each
+    method accepts exactly what the ``HfApi`` method of the same name accepts."""
 
     instances: list[FakeHub] = []
 
@@ -46,21 +59,44 @@ class FakeHub:
         self.uploaded: list[str] = []
         FakeHub.instances.append(self)
 
-    def create_repo(self, repo_id, **kwargs):
-        self.calls.append(("create_repo", {"repo_id": repo_id, **kwargs}))
-        return f"https://huggingface.co/{repo_id}"
+    def _record(self, method: str, args: tuple, kwargs: dict) -> dict:
+        arguments = _hfapi_arguments(method, args, kwargs)
+        self.calls.append((method, arguments))
+        return arguments
 
-    def repo_info(self, repo_id, **kwargs):
-        self.calls.append(("repo_info", {"repo_id": repo_id, **kwargs}))
+    def create_repo(self, *args, **kwargs):
+        arguments = self._record("create_repo", args, kwargs)
+        return f"https://huggingface.co/{arguments['repo_id']}"
+
+    def repo_info(self, *args, **kwargs):
+        self._record("repo_info", args, kwargs)
         return type("Info", (), {"private": not self.public})()
 
-    def upload_folder(self, **kwargs):
-        self.calls.append(("upload_folder", kwargs))
+    def upload_folder(self, *args, **kwargs):
+        arguments = self._record("upload_folder", args, kwargs)
         if self.fail:
             raise self.fail.pop(0)
-        root = Path(kwargs["folder_path"])
+        root = Path(arguments["folder_path"])
         self.uploaded = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
         return "commit-url"
+
+
+def test_fake_hub_rejects_what_hfapi_rejects(tmp_path):
+    hub = FakeHub("t")
+    with pytest.raises(TypeError):
+        hub.upload_folder(repo_id="a/b", folder=str(tmp_path))  # HfApi's keyword is folder_path
+    with pytest.raises(TypeError):
+        hub.upload_folder(repo_id="a/b")  # folder_path is required
+    with pytest.raises(TypeError):
+        hub.create_repo("a/b", "dataset")  # repo_type is keyword-only
+    with pytest.raises(TypeError):
+        hub.create_repo(repo_id="a/b", repo_type="dataset", exists_ok=True)  # a misspelt keyword
+    with pytest.raises(AssertionError):
+        hub.create_repo(repo_id="a/b", repo_type="datasets")
+    assert hub.calls == []
+    hub.create_repo("a/b", repo_type="dataset", private=True, exist_ok=True)
+    assert hub.calls == [("create_repo", {"repo_id": "a/b", "repo_type": "dataset", "private": True,
+                                          "exist_ok": True})]
 
 
 def http_error(status: int, retry_after: str | None = None) -> HfHubHTTPError:

@@ -422,21 +422,67 @@ def test_nsfw_filter_drops_exactly_the_images_the_head_flags():
         NsfwFilter(MeanColourScorer(), mode="bogus")
 
 
-def test_nsfw_head_weights_load_from_a_local_file_and_sizes_are_checked(tmp_path):
-    from safetensors.torch import save_file
+def _laion_port_state_dict(rng: np.random.Generator, dims=(768, 64, 512, 256, 1)) -> dict[str, np.ndarray]:
+    """A state dict laid out as the public PyTorch ports of LAION's CLIP-based NSFW head name it
+    (Keras ``Normalization`` then Dense 64 → 512 → 256 → 1), written here with numpy only."""
+    state = {"norm.mean": rng.normal(0, 0.02, dims[0]).astype(np.float32),
+             "norm.variance": rng.uniform(0.5e-3, 2e-3, dims[0]).astype(np.float32)}
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True), start=1):
+        state[f"linear_{i}.weight"] = rng.normal(0, 1 / np.sqrt(a), (b, a)).astype(np.float32)
+        state[f"linear_{i}.bias"] = rng.normal(0, 0.1, b).astype(np.float32)
+    return state
 
-    torch.manual_seed(0)
-    head = NsfwHead(input_dim=16, hidden_sizes=(8, 4))
-    head.norm.mean.uniform_(-0.1, 0.1)
-    save_file(head.state_dict(), str(tmp_path / "model.safetensors"))
-    loaded = load_nsfw_head(str(tmp_path), input_dim=16, hidden_sizes=(8, 4))
-    x = torch.nn.functional.normalize(torch.randn(5, 16), dim=-1)
-    torch.testing.assert_close(loaded(x), head(x))
-    assert set(head.state_dict()) == {"norm.mean", "norm.variance", "linear_1.weight", "linear_1.bias",
-                                      "linear_2.weight", "linear_2.bias", "linear_3.weight", "linear_3.bias"}
-    with pytest.raises(ValueError, match="do not fit"):
-        load_nsfw_head(str(tmp_path / "model.safetensors"), input_dim=16, hidden_sizes=(8,))
-    assert [m.out_features for m in NsfwHead().children() if isinstance(m, torch.nn.Linear)] == [64, 512, 256, 1]
+
+def _numpy_head(state: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The head's forward written out in float64 numpy: normalise, Dense+ReLU ..., Dense, sigmoid."""
+    h = (x - state["norm.mean"]) / np.sqrt(state["norm.variance"].astype(np.float64))
+    n = sum(1 for k in state if k.endswith(".weight"))
+    for i in range(1, n + 1):
+        h = h @ state[f"linear_{i}.weight"].T.astype(np.float64) + state[f"linear_{i}.bias"]
+        if i < n:
+            h = np.maximum(h, 0.0)
+    return 1.0 / (1.0 + np.exp(-h[:, 0]))
+
+
+def test_nsfw_head_loads_a_laion_port_state_dict_and_matches_a_numpy_forward(tmp_path):
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(7)
+    state = _laion_port_state_dict(rng)
+    x = rng.normal(size=(8, 768))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)  # L2-normalised CLIP embeddings
+    # centre the output bias on these inputs so that both decisions occur
+    logits = np.log(1 / _numpy_head(state, x) - 1) * -1
+    state["linear_4.bias"] = (state["linear_4.bias"] - np.median(logits)).astype(np.float32)
+    save_file(state, str(tmp_path / "model.safetensors"))
+    head = load_nsfw_head(str(tmp_path))  # the defaults are LAION's ViT-L/14 head: 768 → 64 → 512 → 256 → 1
+    with torch.inference_mode():
+        got = head(torch.from_numpy(x.astype(np.float32))).double().numpy()
+    want = _numpy_head(state, x)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    assert want.min() < 0.5 < want.max()  # the check covers both decisions
+    with pytest.raises(ValueError, match="do not fit"):  # a head of another shape is refused, not half-loaded
+        load_nsfw_head(str(tmp_path / "model.safetensors"), hidden_sizes=(64, 512))
+
+
+def test_nsfw_head_with_hand_set_weights_gives_the_hand_computed_probability(tmp_path):
+    """2-d input, one hidden layer of 2, values chosen so the forward can be done on paper:
+    x = (0.6, 0.8); (x - mean) / sqrt(var) = (0.5 / 0.5, 0.6 / 0.2) = (1, 3);
+    linear_1: (1 + 3, 1 - 3) = (4, -2) → ReLU (4, 0); linear_2: 0.5 * 4 + 3 * 0 - 1 = 1;
+    sigmoid(1) = 0.7310585786. With x = (0.1, 0.2): (0, 0) → (0, 0) → -1 → sigmoid(-1) = 0.2689414214."""
+    from safetensors.numpy import save_file
+
+    state = {"norm.mean": np.array([0.1, 0.2], np.float32), "norm.variance": np.array([0.25, 0.04], np.float32),
+             "linear_1.weight": np.array([[1.0, 1.0], [1.0, -1.0]], np.float32),
+             "linear_1.bias": np.zeros(2, np.float32),
+             "linear_2.weight": np.array([[0.5, 3.0]], np.float32), "linear_2.bias": np.array([-1.0], np.float32)}
+    save_file(state, str(tmp_path / "nsfw.safetensors"))
+    head = load_nsfw_head(str(tmp_path), input_dim=2, hidden_sizes=(2,))
+    with torch.inference_mode():
+        p = head(torch.tensor([[0.6, 0.8], [0.1, 0.2]])).tolist()
+    assert p == pytest.approx([0.7310585786, 0.2689414214], abs=1e-6)
+    # at the card's threshold (p >= 0.5 removed) the first is NSFW, the second is kept
+    assert [v >= 0.5 for v in p] == [True, False]
 
 
 def test_nsfw_filter_runs_on_the_tiny_clip_with_a_random_head_from_config():

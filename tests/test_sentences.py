@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from datatrove.data import Document
 
+from dataset_builders.config import load_config
+from dataset_builders.interleaved.build import InterleavedConfig
 from dataset_builders.text.boundary_eval import (
     BoundaryScore,
     boundaries_from_sentences,
@@ -20,7 +23,6 @@ from dataset_builders.text.boundary_eval import (
 from dataset_builders.text.merge import merge_spans, merge_symbol_only
 from dataset_builders.text.split_step import SplitSentences, split_sentences
 from dataset_builders.text.splitter import (
-    DEFAULT_SPLITTER,
     FAST_AGREEMENT_THRESHOLD,
     MEASURED_FAST_VS_BUNKAI_F1,
     Splitter,
@@ -89,13 +91,41 @@ def test_registry():
     assert {"bunkai", "fast", "fast_quote"} <= set(available_splitters())
     with pytest.raises(ValueError, match="unknown sentence splitter"):
         get_splitter("nope")
-    assert get_splitter().name == DEFAULT_SPLITTER
 
 
-def test_default_splitter_decision():
-    assert FAST_AGREEMENT_THRESHOLD == 0.995
-    assert choose_default(0.9949) == "bunkai" and choose_default(0.995) == "fast"
-    assert choose_default(MEASURED_FAST_VS_BUNKAI_F1) == DEFAULT_SPLITTER
+REPO = Path(__file__).resolve().parents[1]
+#: bunkai cuts after the URL's "?", fast keeps the URL whole: a case where the two splitters differ.
+URL_TEXT = "詳細はhttps://www.bing.com/search?q=test&form=1を見てください。次へ"
+FAST_URL_SPLIT = ["詳細はhttps://www.bing.com/search?q=test&form=1を見てください。", "次へ"]
+
+
+def test_every_default_path_splits_like_fast_where_bunkai_differs(bunkai):
+    """The splitter a build gets without choosing one (library default, step default, the
+    interleaved config class and the paper preset) behaves as "fast", not as bunkai."""
+    assert bunkai.split(URL_TEXT) != FAST_URL_SPLIT  # the case tells the two apart
+    preset = load_config(InterleavedConfig, REPO / "configs" / "data" / "interleaved.yaml")
+    splitters = {
+        "get_splitter()": get_splitter(),
+        "SplitSentences()": SplitSentences().splitter,
+        "InterleavedConfig()": get_splitter(InterleavedConfig().splitter),
+        "configs/data/interleaved.yaml": get_splitter(preset.splitter),
+    }
+    assert {k: s.split(URL_TEXT) for k, s in splitters.items()} == dict.fromkeys(splitters, FAST_URL_SPLIT)
+    step_out = list(SplitSentences().run(iter([Document(text=URL_TEXT, id="u")])))
+    assert step_out[0].metadata["sentences"] == FAST_URL_SPLIT
+
+
+def test_default_splitter_agrees_with_bunkai_above_the_bar_on_the_gold_texts(gold, bunkai):
+    """The rule behind the default: it must agree with bunkai on at least FAST_AGREEMENT_THRESHOLD of
+    boundaries (here on the 4 gold files' texts; the slow test below re-measures all real text)."""
+    texts = [d.text for v in gold.values() for d in v]
+    default = get_splitter()
+    total = sum((score(t, default.boundaries(t), bunkai.boundaries(t)) for t in texts), BoundaryScore())
+    assert total.tp > 500
+    assert total.f1 >= FAST_AGREEMENT_THRESHOLD, total
+    # and the rule itself picks bunkai just under the bar
+    assert choose_default(FAST_AGREEMENT_THRESHOLD - 1e-4) == "bunkai"
+    assert choose_default(FAST_AGREEMENT_THRESHOLD) == "fast"
 
 
 @pytest.mark.parametrize("name", ["bunkai", "fast", "fast_quote"])
@@ -130,9 +160,8 @@ def test_fast_matches_bunkai_on_edge_cases(bunkai, fast, text, expected):
 
 
 def test_fast_protects_urls_where_bunkai_cuts(bunkai, fast):
-    text = "詳細はhttps://www.bing.com/search?q=test&form=1を見てください。次へ"
-    assert fast.split(text) == ["詳細はhttps://www.bing.com/search?q=test&form=1を見てください。", "次へ"]
-    assert len(bunkai.split(text)) == 3  # bunkai cuts after the '?'
+    assert fast.split(URL_TEXT) == FAST_URL_SPLIT
+    assert len(bunkai.split(URL_TEXT)) == 3  # bunkai cuts after the '?'
 
 
 def test_quote_aware_variant():
@@ -181,15 +210,17 @@ def test_quote_variant_better_on_pragmatic_gold(gold, fast):
 
 
 @pytest.mark.slow
-def test_fast_agrees_with_bunkai_on_real_text(realdata, gold, bunkai, fast):
-    """Re-measure the default-splitter figure (≈ 10 s of bunkai)."""
+def test_default_splitter_agrees_with_bunkai_on_all_real_text(realdata, gold, bunkai):
+    """Re-measure the default-splitter figure on every real text (≈ 10 s of bunkai): the default
+    clears the bar, and the figure quoted in splitter.py is what it measures."""
     docs = [t for v in real_japanese_texts(realdata).values() for t in v] + [
         d.text for v in gold.values() for d in v
     ]
-    total = sum((score(t, fast.boundaries(t), bunkai.boundaries(t)) for t in docs), BoundaryScore())
+    default = get_splitter()
+    total = sum((score(t, default.boundaries(t), bunkai.boundaries(t)) for t in docs), BoundaryScore())
     assert total.tp > 3000
+    assert total.f1 >= FAST_AGREEMENT_THRESHOLD, total
     assert abs(total.f1 - MEASURED_FAST_VS_BUNKAI_F1) < 0.002
-    assert choose_default(total.f1) == DEFAULT_SPLITTER
 
 
 # ---- merge rule ----------------------------------------------------------------------------------

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
@@ -23,6 +24,7 @@ from dataset_builders.dataset_folder import finalize_dataset
 from dataset_builders.schema import INSTRUCT, INTERLEAVED, PAIRS, InvalidSample
 from dataset_builders.shard_writer import ShardWriter
 from model_cards.dataset_card import DatasetCardInfo
+from tests.process_helpers import grows_by, run_until
 
 REPO = Path(__file__).resolve().parents[1]
 INFO = DatasetCardInfo(pretty_name="test", description="test dataset")
@@ -260,16 +262,25 @@ with ShardWriter(out, PAIRS, max_samples=7) as w:
 """
 
 
-def run_writer(out: Path, n: int, delay: float, kill_after: float | None) -> int:
-    proc = subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, str(out), str(n), str(delay)], cwd=REPO)
-    if kill_after is None:
-        return proc.wait(timeout=120)
-    try:
-        proc.wait(timeout=kill_after)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+def run_writer(out: Path, n: int, delay: float, kill_when: Callable[[], bool] | None = None) -> int:
+    """Run the writer script in its own session; kill its group when ``kill_when()`` becomes true."""
+    cmd = [sys.executable, "-c", WRITER_SCRIPT, str(out), str(n), str(delay)]
+    _, proc = run_until(cmd, kill_when or (lambda: False), deadline_s=120, cwd=REPO)
     return proc.returncode
+
+
+def final_shards(out: Path) -> int:
+    return len(list((out / "data").glob("*.tar"))) if (out / "data").is_dir() else 0
+
+
+def open_shard_bytes(out: Path, since: float) -> int:
+    """Bytes in the shard being written (``*.tar.tmp`` written after ``since``: not a killed run's leftover)."""
+    total = 0
+    for p in (out / "data").glob("*.tmp") if (out / "data").is_dir() else []:
+        with contextlib.suppress(FileNotFoundError):  # renamed while we looked
+            st = p.stat()
+            total += st.st_size if st.st_mtime >= since else 0
+    return total
 
 
 def assert_complete_shards_only(folder: Path) -> set[str]:
@@ -289,18 +300,28 @@ def assert_complete_shards_only(folder: Path) -> set[str]:
 
 
 def test_killed_writes_leave_no_partial_shard_and_resume_without_duplicates(tmp_path):
-    n, rng = 120, random.Random(7)
+    n = 120
     out = tmp_path / "killed"
-    for _ in range(5):
-        run_writer(out, n, delay=0.004, kill_after=rng.uniform(0.8, 2.5))
-        assert_complete_shards_only(out)
-    assert run_writer(out, n, delay=0, kill_after=None) == 0
+    # kills right after a shard is renamed into place, and in the middle of an open shard
+    def mid_shard(n_bytes: int) -> Callable[[], bool]:
+        since = time.time()
+        return lambda: open_shard_bytes(out, since) >= n_bytes
+
+    events = [lambda: grows_by(lambda: final_shards(out), 1), lambda: mid_shard(8000),
+              lambda: grows_by(lambda: final_shards(out), 2), lambda: mid_shard(2000),
+              lambda: grows_by(lambda: final_shards(out), 1)]
+    progress = []
+    for make_event in events:
+        assert run_writer(out, n, delay=0.004, kill_when=make_event()) == -signal.SIGKILL
+        progress.append(len(assert_complete_shards_only(out)))
+    assert progress == sorted(progress) and 0 < progress[-1] < n, progress  # killed mid-run, every time
+    assert run_writer(out, n, delay=0) == 0
     keys = assert_complete_shards_only(out)
     assert keys == {f"s{i:04d}" for i in range(n)}  # no gaps, no duplicates
     assert not list((out / "data").glob("*.tmp"))
 
     reference = tmp_path / "reference"
-    run_writer(reference, n, delay=0, kill_after=None)
+    run_writer(reference, n, delay=0)
     loaded = {r["__key__"]: r["txt"] for r in datasets.load_dataset(str(out), split="train")}
     expected = {r["__key__"]: r["txt"] for r in datasets.load_dataset(str(reference), split="train")}
     assert loaded == expected
@@ -312,12 +333,10 @@ def test_resume_skips_committed_samples(tmp_path):
             w.write({"__key__": f"s{i}", "jpg": solid(COLOURS[i]), "txt": "猫"})
     # a killed run leaves a temporary shard behind
     (tmp_path / "data" / "train-00000-00002.tar.tmp").write_bytes(b"partial")
-    t0 = time.time()
     with ShardWriter(tmp_path, PAIRS, max_samples=2) as w:
         assert w.done_keys == {"s0", "s1", "s2", "s3"}
         for i in range(6):
             assert w.write({"__key__": f"s{i}", "jpg": solid(COLOURS[i]), "txt": "猫"})
-    assert time.time() - t0 < 30
     assert w.counts["already_written"] == 4 and w.counts["written"] == 2
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
         "train-00000-00000.tar", "train-00000-00001.tar", "train-00000-00002.tar"]

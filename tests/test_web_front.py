@@ -4,10 +4,7 @@ image rules, run as the builders run them: same result over 1 or 3 tasks, and af
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,8 @@ from dataset_builders.pipeline.stage import ExecutorConfig
 from dataset_builders.pipeline.web_steps import WebConfig
 from ja_vila.testing.corpus import write_sample_corpus
 from ja_vila.testing.front import run_front
+from tests.build_helpers import completion_markers, kill_and_resume
+from tests.process_helpers import grows_by
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,14 +65,11 @@ run_front([sys.argv[1]], sys.argv[2], cfg, ExecutorConfig(tasks=3, workers=1))
 def test_killed_build_resumes_to_the_same_documents(tmp_path, image_server):
     corpus = write_sample_corpus(tmp_path / "corpus", image_server.base_url)
     run_front([corpus], tmp_path / "ref", config(), ExecutorConfig(tasks=3, workers=1))
-    work, rng, kills = tmp_path / "killed", random.Random(3), 0
-    for _ in range(4):
-        proc = subprocess.Popen([sys.executable, "-c", FRONT_SCRIPT, str(corpus), str(work)], cwd=REPO)
-        time.sleep(rng.uniform(3.0, 7.0))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
-    assert kills >= 1, "every run finished before it could be killed"
-    subprocess.run([sys.executable, "-c", FRONT_SCRIPT, str(corpus), str(work)], cwd=REPO, check=True, timeout=300)
+    work, rng = tmp_path / "killed", random.Random(3)
+    images = lambda: sum(image_server.hits.values())  # noqa: E731
+    kills = [lambda: grows_by(images, rng.randint(2, 12)),  # mid-download
+             lambda: grows_by(lambda: completion_markers(work), 1),  # right after a task completes
+             lambda: grows_by(images, rng.randint(2, 12)),
+             lambda: grows_by(lambda: completion_markers(work), 1)]
+    assert kill_and_resume([sys.executable, "-c", FRONT_SCRIPT, str(corpus), str(work)], kills) >= 2
     assert store_contents(work / "downloaded") == store_contents(tmp_path / "ref" / "downloaded")
