@@ -84,7 +84,7 @@ CASES = {  # path -> expected status
 
 def test_every_failure_mode_ends_with_its_status(image_server, tmp_path):
     urls = {image_server.url(p): want for p, want in CASES.items()}
-    make_png_bomb()  # cached: building it can take longer than the 0.5 s read timeout on a busy machine
+    make_png_bomb(20000)  # cached (same key as the server's call): building it can outlast the 0.5 s read timeout
 
     async def run():
         dl = ImageDownloader(fast_config(), work_dir=tmp_path / "rank0")
