@@ -39,7 +39,7 @@ def check_empty_folder(folder, stats) -> None:
     with pytest.raises(datasets.exceptions.DataFilesNotFoundError):  # `datasets` has no empty WebDataset
         datasets.load_dataset(str(folder), split="train")
     with pytest.raises(ReleaseError, match="empty"):
-        release_dataset(folder, "org/empty", dry_run=True)
+        release_dataset(folder, "org/empty", license="cc-by-4.0", contact="takedown@example.org", dry_run=True)
     with pytest.raises(FileNotFoundError, match="empty"):
         expand_shards(folder)
     assert "No samples in this folder." in render_preview(folder)  # the preview still shows the funnel
