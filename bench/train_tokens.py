@@ -1,5 +1,6 @@
-"""Step-2 training throughput on CPU (tokens/s): our stream + collator, packed and unpacked, vs a
-stock TRL ``SFTTrainer`` with its default vision collator — same tiny model, data and settings.
+"""Step-2 training throughput on CPU (tokens/s): our stream + collator + ``VilaTrainer`` (what
+``training/step2.py`` runs), packed and unpacked, vs a stock TRL ``SFTTrainer`` with its default
+vision collator — same tiny model, data and settings. One run each (no interleaved repeats yet).
 
 Tokens are the real (non-padding) tokens of every trained batch, image tokens included; time is
 ``trainer.train()``'s wall time (collation, image decoding and the optimizer included). Each run
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
-from transformers import AutoProcessor, LlavaForConditionalGeneration, Trainer
+from transformers import AutoProcessor, LlavaForConditionalGeneration
 from trl import SFTConfig, SFTTrainer
 
 from bench.common import ROUNDS, report
@@ -29,7 +30,7 @@ from training.data.collator import decode_image
 from training.data.shards import expand_shards, iter_samples
 from training.data.synthetic import write_instruct
 from training.freeze import set_trainable
-from training.train import build_collator
+from training.train import VilaTrainer, build_collator
 
 N_SAMPLES = 24
 BATCH = 4
@@ -74,7 +75,7 @@ def run_ours(folder: Path, data: Path, packing: bool, work: Path) -> tuple[float
     collator = _Counting(build_collator(model, processor))
     args = _args(work, max_steps=n_rows // BATCH)
     args.accelerator_config.dispatch_batches = False
-    trainer = Trainer(model=model, args=args, train_dataset=stream, data_collator=collator)
+    trainer = VilaTrainer(model=model, args=args, train_dataset=stream, data_collator=collator)  # what the steps run
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the Trainer prints its metrics dict
         trainer.train()

@@ -149,7 +149,10 @@ def stage_train(ctx: DemoContext) -> None:
         values = (result.get(step) or {}).get("losses") or []
         if values:
             losses.append(f"{step} {values[0]:.2f}→{values[-1]:.2f}")
-    ctx.add("training 0 → 1 → 2", "tiny Llava; loss first→last: " + (", ".join(losses) or "n/a"), ctx.out / "models")
+    step1 = ((result.get("step1") or {}).get("data") or {}).get("sources") or {}
+    trained = ", ".join(f"{row['samples']} {name}" for name, row in step1.items())
+    ctx.add("training 0 → 1 → 2", "tiny Llava; loss first→last: " + (", ".join(losses) or "n/a")
+            + (f"; step 1 trained {trained}" if trained else ""), ctx.out / "models")
 
 
 def stage_convert(ctx: DemoContext) -> None:

@@ -112,9 +112,11 @@ def test_stream_counts_dropped_samples_by_reason(tiny, data):
     _, processor = tiny
     stream = VilaStream([DataSource(str(data["instruct"]))], Renderer(processor.tokenizer, 4, 120), repeat=False)
     rows = list(stream)
-    assert stream.stats["samples_instruct"] == 9
-    assert stream.stats["dropped_too_long"] > 0  # the two-turn conversations exceed 120 tokens
-    assert stream.stats["kept"] == len(rows) == 9 - stream.stats["dropped_too_long"] > 0
+    assert stream.stats["read/instruct"] == 9
+    assert stream.stats["dropped/instruct/too_long"] == 3  # the two-turn conversations exceed 120 tokens
+    assert stream.stats["kept/instruct"] == len(rows) == 9 - stream.stats["dropped/instruct/too_long"]
+    assert stream.stats["samples/instruct"] == len(rows)
+    assert stream.stats["tokens/instruct"] == sum(len(r["input_ids"]) for r in rows)
     assert all(len(r["input_ids"]) <= 120 for r in rows)
 
 
@@ -136,7 +138,7 @@ def test_mixture_follows_the_weights_and_is_deterministic(tiny, data):
     sources = [DataSource(str(data["pairs"]), 3.0, "pairs"), DataSource(str(data["instruct"]), 1.0, "instruct")]
     stream = VilaStream(sources, r, seed=1, repeat=True)
     first = list(itertools.islice(iter(stream), 400))
-    assert stream.stats["samples_pairs"] / stream.stats["samples_instruct"] == pytest.approx(3.0, rel=0.25)
+    assert stream.stats["read/pairs"] / stream.stats["read/instruct"] == pytest.approx(3.0, rel=0.25)
     again = list(itertools.islice(iter(VilaStream(sources, r, seed=1, repeat=True)), 400))
     assert [x["input_ids"] for x in first] == [x["input_ids"] for x in again]
     other = list(itertools.islice(iter(VilaStream(sources, r, seed=2, repeat=True)), 400))
@@ -190,3 +192,114 @@ def test_collator_gives_a_vision_pass_to_a_batch_without_images(tiny):
     with torch.no_grad():  # the dummy does not change the real rows' logits
         alone = model(input_ids=torch.tensor([[1, 300, 301, 2]])).logits
     torch.testing.assert_close(out.logits[0, :4], alone[0], atol=1e-5, rtol=1e-5)
+
+
+def _doc(n_sentences: int, image_after: list[int]) -> dict:
+    sample = {"__key__": "long", "json": {"texts": [f"{i}番目の文です。" for i in range(n_sentences)],
+                                          "image_positions": image_after}}
+    for k in range(len(image_after)):
+        sample[f"{k}.jpg"] = _jpeg((k * 40, 0, 0))
+    return sample
+
+
+def test_a_long_document_keeps_its_longest_prefix_of_whole_sentences_with_their_images(tiny):
+    _, processor = tiny
+    tok = processor.tokenizer
+    image_id = tok.convert_tokens_to_ids("<image>")
+    doc = _doc(12, [1, 4, 8, 10])
+    whole = Renderer(tok, 4, 10_000).render(doc)
+    assert not whole.truncated and len(whole.images) == 4
+    limit = len(whole) // 2
+    cut = Renderer(tok, 4, limit).render(doc)
+    assert cut.truncated and len(cut) <= limit
+    n_images = cut.input_ids.count(image_id) // 4
+    assert 1 <= n_images < 4 and cut.images == whole.images[:n_images]  # every kept image has all 4 tokens
+    text = tok.decode(cut.input_ids)
+    assert text.startswith("<s>0番目の文です。1番目の文です。<image><image><image><image>") and "</s>" not in text
+    kept = text.count("番目の文です。")
+    assert text.endswith(f"{kept - 1}番目の文です。") or text.endswith("<image>")  # whole sentences only
+    assert all(label == IGNORE_INDEX for t, label in zip(cut.input_ids, cut.labels, strict=True) if t == image_id)
+    # one sentence longer than the limit before the first image: nothing with an image fits
+    with pytest.raises(SkipSample) as e:
+        Renderer(tok, 4, 12).render(_doc(3, [2]))
+    assert e.value.reason == "too_long"
+
+
+def test_images_fill_their_placeholders_in_text_order(tiny):
+    _, processor = tiny
+    a, b = _jpeg((255, 0, 0)), _jpeg((0, 0, 255))
+    doc = {"__key__": "d", "0.jpg": a, "1.jpg": b,
+           "json": {"texts": ["一文目。", "二文目。", "三文目。"], "image_positions": [2, 0]}}
+    row = _renderer(processor, image_tokens=1).render(doc)
+    assert processor.tokenizer.decode(row.input_ids) == "<s>一文目。<image>二文目。三文目。<image></s>"
+    assert row.images == [b, a]  # image 1 belongs after sentence 0, so it comes first
+
+
+def test_without_assistant_only_loss_the_whole_conversation_carries_labels(tiny):
+    _, processor = tiny
+    turns = [{"role": "user", "content": "<image>\n何色？"}, {"role": "assistant", "content": "赤です。"}]
+    sample = {"__key__": "k", "jpg": _jpeg(), "json": {"conversations": turns}}
+    answers = Renderer(processor.tokenizer, 4, 512, assistant_only_loss=True).render(sample)
+    everything = Renderer(processor.tokenizer, 4, 512, assistant_only_loss=False).render(sample)
+    n = lambda r: sum(label != IGNORE_INDEX for label in r.labels)  # noqa: E731
+    image_id = processor.tokenizer.convert_tokens_to_ids("<image>")
+    assert n(answers) == len(processor.tokenizer("赤です。</s>", add_special_tokens=False)["input_ids"])
+    assert n(everything) == len(everything) - 1 - everything.input_ids.count(image_id)  # all but BOS and images
+
+
+def test_padding_free_concatenates_the_micro_batch_and_keeps_the_loss(tiny, data):
+    model, processor = tiny
+    r = Renderer(processor.tokenizer, model.config.image_seq_length, 256)
+    rows = [x.as_dict() for x in itertools.islice(VilaStream([DataSource(str(data["instruct"]))], r).samples(), 3)]
+    args = (processor.image_processor, processor.tokenizer.pad_token_id, model.config.image_token_id,
+            model.config.image_seq_length)
+    padded = VilaCollator(*args)(rows)
+    flat = VilaCollator(*args, padding_free=True)(rows)
+    assert flat["input_ids"].shape == (1, sum(len(x["input_ids"]) for x in rows)) and "attention_mask" not in flat
+    assert int((flat["input_ids"] == processor.tokenizer.pad_token_id).sum()) == 0
+    with torch.no_grad():
+        torch.testing.assert_close(model(**flat).loss, model(**padded).loss, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("packing", [False, True], ids=["unpacked", "packed"])
+def test_a_stream_restored_from_a_snapshot_continues_without_reading_the_past(tiny, data, tmp_path, monkeypatch,
+                                                                               packing):
+    from training.data.position import StreamSnapshots, load_state
+
+    _, processor = tiny
+    sources = [DataSource(str(data["pairs"]), 2.0, "pairs"), DataSource(str(data["interleaved"]), 1.0, "docs")]
+    r = Renderer(processor.tokenizer, 4, 128)
+    stream = VilaStream(sources, r, packing=packing, seed=3, pack_buffer=3)
+    stream.snapshots = StreamSnapshots(tmp_path, rows_per_step=4, save_at=lambda step: step == 5)
+    full = list(itertools.islice(iter(stream), 32))
+    state = load_state(tmp_path / "step-5.pt")
+    assert state["rows"] == 20 and state["step"] == 5
+    renders = Counter()
+    real_render = Renderer.render
+    monkeypatch.setattr(Renderer, "render", lambda self, s: renders.update([s["__key__"]]) or real_render(self, s))
+    again = VilaStream(sources, r, packing=packing, seed=3, pack_buffer=3)
+    again.load_state_dict(state)
+    rest = list(itertools.islice(iter(again), 12))
+    assert [x["input_ids"] for x in rest] == [x["input_ids"] for x in full[20:]]
+    assert [x["images"] for x in rest] == [x["images"] for x in full[20:]]
+    assert sum(renders.values()) <= sum(len(x["seq_lengths"]) for x in rest) + 1  # nothing of rows 1-20 again
+    assert again.stats["rows"] == 32 and again.describe(state).startswith("row 20; pairs: pass ")
+    with pytest.raises(ValueError, match="--seed"):
+        VilaStream(sources, r, packing=packing, seed=4).load_state_dict(state)
+
+
+def test_a_source_that_gives_nothing_is_an_error_and_nothing_usable_at_all_fails_fast(tiny, data):
+    _, processor = tiny
+    docs_too_long = Renderer(processor.tokenizer, 40, 54)  # 40 tokens per image: every pair fits, no document
+    mixed = VilaStream([DataSource(str(data["pairs"]), 1.0, "pairs"), DataSource(str(data["interleaved"]), 1.0, "docs")],
+                       docs_too_long, repeat=True)
+    rows = 0
+    with pytest.raises(ValueError, match=r"data source 'docs' .*whole pass over its 6 sample\(s\); dropped by reason: "
+                                         r"too_long 6") as e:
+        for _ in mixed:
+            rows += 1
+    assert "pairs" not in str(e.value) and 0 < rows <= 12  # named once its first pass is over
+    many = VilaStream([DataSource(str(data["pairs"]), 1.0, "pairs"), DataSource(str(data["interleaved"]), 1.0, "docs")],
+                      Renderer(processor.tokenizer, 40, 8), give_up_after=5)
+    with pytest.raises(ValueError, match=r"(?s)5 samples read, none usable.*pairs .*too_long.*docs .*too_long"):
+        next(iter(many))  # before any source finishes a pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,15 +28,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(args: list[str], out: Path) -> dict:
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+def _launch(args: list[str], out: Path) -> tuple[dict, str]:
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONPATH": str(REPO)}  # this checkout's packages, whatever the editable install points at
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
            "--main_process_port", str(_free_port()), str(REPO / "training" / "step0.py"), *args,
            "--output_dir", str(out)]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads((out / "vila_step_summary.json").read_text())
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:  # the launcher and both ranks: one process group
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+    assert proc.returncode == 0, stderr[-4000:]
+    return json.loads((out / "vila_step_summary.json").read_text()), stderr
 
 
 @pytest.mark.slow
@@ -45,12 +54,15 @@ def test_two_process_step0_resumes_to_the_uninterrupted_weights(tmp_path):
     common = ["--config", str(REPO / "configs" / "train" / "tiny_step0.yaml"), "--model_name_or_path", str(init),
               "--dataset_paths", str(data), "--max_steps", "6", "--save_strategy", "steps", "--save_steps", "3",
               "--ddp_backend", "gloo"]
-    full = _launch(common, tmp_path / "full")
+    full, _ = _launch(common, tmp_path / "full")
     assert full["world_size"] == 2 and full["global_step"] == 6
-    cut = _launch([*common, "--stop_after_steps", "3"], tmp_path / "cut")
+    cut, _ = _launch([*common, "--stop_after_steps", "3"], tmp_path / "cut")
     assert cut["global_step"] == 3 and not cut["finished"] and (tmp_path / "cut" / "checkpoint-3").is_dir()
-    resumed = _launch([*common, "--resume_from_checkpoint", "true"], tmp_path / "cut")
+    resumed, log = _launch([*common, "--resume_from_checkpoint", "true"], tmp_path / "cut")
     assert resumed["world_size"] == 2 and resumed["global_step"] == 6 and resumed["finished"]
+    # both ranks start the stream at the saved position: 3 steps x 2 per device x 2 ranks = row 12
+    assert log.count("resumed from step 3 at row 12;") == 2 and "replays" not in log
+    assert resumed["data"] == full["data"]
     assert resumed["losses"] == pytest.approx(full["losses"], abs=1e-6)
     a = AutoModelForImageTextToText.from_pretrained(tmp_path / "full").state_dict()
     b = AutoModelForImageTextToText.from_pretrained(tmp_path / "cut").state_dict()
@@ -59,5 +71,5 @@ def test_two_process_step0_resumes_to_the_uninterrupted_weights(tmp_path):
     assert all(not torch.equal(a[k], init_sd[k]) for k in projector)  # it trained
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=1e-6)
-    # both ranks consumed the stream: 6 steps x 2 per device x 2 ranks = 24 rows
-    assert full["data"]["rows"] >= 24
+    # the summary counts both ranks' rows exactly: 6 steps x 2 per device x 2 ranks
+    assert full["data"]["rows"] == 24 == full["data"]["sources"]["pairs"]["samples"]

@@ -2,7 +2,9 @@
 
 ``run_demo_training(datasets, out_dir)`` assembles a tiny LLM-jp-3 VILA from a tiny SigLIP and a
 tiny Llama (saved to ``out_dir/components``), then runs step 0 → 1 → 2 with the tiny CPU configs,
-each step starting from the previous step's folder (``out_dir/step0|step1|step2``).
+each step starting from the previous step's folder (``out_dir/step0|step1|step2``). Step 1 trains on
+pairs and interleaved documents (the tiny model has 4 tokens per image, ``tiny_step1.yaml`` a
+``max_length`` that holds the demo's documents whole); each step logs its summary on the console.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def _sources(datasets: dict[str, Path], names: tuple[str, ...]) -> list[str]:
 
 def run_demo_training(datasets: dict[str, Path], out_dir: Path, seed: int = 0, max_steps: int = 12) -> dict:
     """Run steps 0 → 1 → 2 on ``datasets`` (keys ``pairs``, ``interleaved``, ``instruct``: dataset
-    folders) into ``out_dir/step0|step1|step2``; returns ``{"step0": {"losses": [...]}, ...}``."""
+    folders) into ``out_dir/step0|step1|step2``; returns ``{"step0": {"losses": [...], "data": {...}}, ...}``
+    (``data["sources"][name]["samples"]``: samples of that source trained)."""
     out_dir = Path(out_dir)
     vision, llm = save_tiny_components(out_dir / "components", seed=seed)
     common = ["--seed", str(seed), "--max_steps", str(max_steps), "--report_to", "none"]
@@ -62,12 +65,11 @@ def run_demo_training(datasets: dict[str, Path], out_dir: Path, seed: int = 0, m
             "--config", str(CONFIGS / f"tiny_{name}.yaml"), *model_args,
             "--dataset_paths", *_sources(datasets, kinds), "--output_dir", str(out_dir / name), *common,
         ]
-        summary = module.main(argv)
+        summary = module.cli(argv)
         results[name] = {
             "losses": summary["losses"],
             "output_dir": summary["output_dir"],
             "trainable_parameters": summary["parameters"]["trainable"],
             "data": summary["data"],
         }
-        logger.info("%s: loss %.3f -> %.3f", name, summary["losses"][0], summary["losses"][-1])
     return results

@@ -24,12 +24,19 @@ def trainable_prefixes(step: int) -> tuple[str, ...]:
     return ("model.multi_modal_projector.", "model.language_model.", "lm_head.")
 
 
+def count_parameters(model: LlavaForConditionalGeneration) -> dict[str, int]:
+    """``{"trainable": n, "frozen": n}``."""
+    counts = {"trainable": 0, "frozen": 0}
+    for param in model.parameters():
+        counts["trainable" if param.requires_grad else "frozen"] += param.numel()
+    return counts
+
+
 def set_trainable(model: LlavaForConditionalGeneration, step: int) -> dict[str, int]:
     """Freeze everything, then unfreeze the step's parameters; returns trainable / frozen counts."""
     prefixes = trainable_prefixes(step)
-    counts = {"trainable": 0, "frozen": 0}
     for name, param in model.named_parameters():
         param.requires_grad_(name.startswith(prefixes))
-        counts["trainable" if param.requires_grad else "frozen"] += param.numel()
+    counts = count_parameters(model)
     logger.info("step %d: %d trainable, %d frozen parameters", step, counts["trainable"], counts["frozen"])
     return counts

@@ -1,36 +1,41 @@
-"""What the three step scripts share: arguments, model loading, the data stream and the Trainer run.
+"""What the three step scripts (``training/step0.py`` …) share: arguments, model loading, the data
+stream and collator, and :class:`VilaTrainer`.
 
-``run_step(step, argv)`` parses ``VilaArguments`` + TRL's ``SFTConfig`` with ``trl.TrlParser``
-(``--config configs/train/stepN.yaml`` plus command-line overrides), loads the previous step's
-folder (or assembles SigLIP + LLM for step 0), freezes by step, streams the data mixture and trains
-with ``transformers.Trainer`` and :class:`~training.data.collator.VilaCollator`. The output folder
-is a plain ``LlavaForConditionalGeneration`` + ``LlavaProcessor`` — the next step's input.
+Each step script shows its own recipe (what trains, which data, which collator) and calls these.
+Arguments are ``VilaArguments`` (model and data) + TRL's ``SFTConfig`` parsed by ``trl.TrlParser``
+(``--config stepN.yaml`` plus command-line overrides); :func:`check_args` refuses any ``SFTConfig``
+field the steps would not honour (:mod:`training.config`).
+
+:class:`VilaTrainer` is ``transformers.Trainer`` plus: the data stream's position saved in every
+checkpoint and restored on resume (no replay of trained batches), Llava weights restored on resume,
+``loss_type="dft"``, ``activation_offloading``, ``--stop_after_steps``, and the end-of-step summary.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import (
-    AutoProcessor,
-    LlavaForConditionalGeneration,
-    Trainer,
-    TrainerCallback,
-    set_seed,
-)
+from transformers import AutoProcessor, LlavaForConditionalGeneration, Trainer, TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import SFTConfig, TrlParser
 
-from dataset_builders.atomic import atomic_write_json
+from dataset_builders.atomic import atomic_write_bytes, atomic_write_json
 from dataset_builders.errors import UserInputError, check_local_or_hub
 from training.assemble import assemble_vila
 from training.checkpoints import check_resumable, last_complete_checkpoint
+from training.config import check_sft_config
 from training.data import DataSource, Renderer, VilaCollator, VilaStream
-from training.freeze import set_trainable
+from training.data.position import STATE_FILE, StreamSnapshots, load_state
+from training.loss import dft_loss
+from training.summary import data_summary, log_step_summary
 
 logger = logging.getLogger(__name__)
 
@@ -65,71 +70,56 @@ class VilaArguments:
     repeat_data: bool = field(
         default=True, metadata={"help": "Cycle the data until max_steps (False: one pass, then stop)."}
     )
-    pack_buffer: int = field(default=8, metadata={"help": "Open rows the packer fills first-fit."})
+    pack_buffer: int = field(default=8, metadata={"help": "Open rows the packer fills best-fit."})
     stop_after_steps: int | None = field(
         default=None,
         metadata={"help": "Save a checkpoint and stop after this many steps (a time-limited job); resume later."},
     )
 
 
-class VilaTrainer(Trainer):
-    """``Trainer`` whose resume restores Llava weights.
-
-    transformers 5.23 saves Llava checkpoints in the legacy key layout (``language_model.model.*``,
-    ``vision_tower.*``) but ``Trainer._load_from_checkpoint`` reads them back with a plain
-    ``load_state_dict(strict=False)``: every key misses, only a warning is logged, and the resumed run
-    silently continues from the *initial* weights. Loading through ``from_pretrained`` applies the
-    key conversion. (DeepSpeed and FSDP resume from their own checkpoint formats and are unaffected.)
-    """
-
-    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
-        if self.is_deepspeed_enabled or self.is_fsdp_enabled:
-            return super()._load_from_checkpoint(resume_from_checkpoint, model)
-        model = model if model is not None else self.model
-        target = self.accelerator.unwrap_model(model)
-        loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=target.dtype)
-        result = target.load_state_dict(loaded.state_dict(), strict=True)
-        del loaded
-        logger.info("restored weights from %s (%s)", resume_from_checkpoint, result)
+def make_parser() -> TrlParser:
+    return TrlParser((VilaArguments, SFTConfig))
 
 
-class _StopAfter(TrainerCallback):
-    def __init__(self, steps: int):
-        self.steps = steps
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step >= self.steps:
-            control.should_save = True
-            control.should_training_stop = True
-        return control
-
-
-def parse_args(argv: list[str] | None) -> tuple[VilaArguments, SFTConfig]:
-    parser = TrlParser((VilaArguments, SFTConfig))
-    vila_args, training_args = parser.parse_args_and_config(args=argv)
+def parse_args(argv: list[str] | None = None) -> tuple[VilaArguments, SFTConfig]:
+    """``VilaArguments`` and ``SFTConfig`` from ``argv`` (``--config file.yaml`` plus overrides)."""
+    vila_args, training_args = make_parser().parse_args_and_config(args=argv)
     return vila_args, training_args
 
 
-def load_model(step: int, args: VilaArguments, seed: int):
-    """The step's starting model and processor: the previous step's folder, or (step 0) an assembly."""
+def check_args(training_args: SFTConfig) -> SFTConfig:
+    """Refuse what the steps would not honour; set what the stream needs from the Trainer."""
+    check_sft_config(training_args, has_accelerator=training_args.device.type != "cpu")
+    if training_args.max_steps is None or training_args.max_steps <= 0:
+        raise UserInputError("the data is a stream: set --max_steps (1 epoch = samples / global batch size)")
+    if training_args.dataloader_num_workers > 1:
+        raise UserInputError("--dataloader_num_workers must be 0 or 1 (the data is one ordered stream)")
+    training_args.remove_unused_columns = False  # rows carry image bytes and sample lengths
+    training_args.accelerator_config.dispatch_batches = False  # every rank reads the stream, takes its slice
+    if training_args.ddp_find_unused_parameters is None:
+        training_args.ddp_find_unused_parameters = False  # the vision tower runs on every micro-batch
+    return training_args
+
+
+def load_model(args: VilaArguments, seed: int, assemble: bool = False):
+    """The previous step's folder (``--model_name_or_path``), or with ``assemble`` (step 0) SigLIP +
+    LLM assembled into a Llava; returns ``(model, processor)``."""
     for name in ("model_name_or_path", "vision_model_name_or_path", "llm_model_name_or_path"):
         if getattr(args, name):
             check_local_or_hub(getattr(args, name), f"--{name}")
+    dtype = args.dtype if args.dtype == "auto" else getattr(torch, args.dtype)
     if args.model_name_or_path:
-        dtype = args.dtype if args.dtype == "auto" else getattr(torch, args.dtype)
         model = LlavaForConditionalGeneration.from_pretrained(args.model_name_or_path, dtype=dtype)
-        processor = AutoProcessor.from_pretrained(args.model_name_or_path)
-        return model, processor
-    if step == 0 and args.vision_model_name_or_path and args.llm_model_name_or_path:
-        dtype = args.dtype if args.dtype == "auto" else getattr(torch, args.dtype)
+        return model, AutoProcessor.from_pretrained(args.model_name_or_path)
+    if assemble and args.vision_model_name_or_path and args.llm_model_name_or_path:
         return assemble_vila(args.vision_model_name_or_path, args.llm_model_name_or_path, seed=seed, dtype=dtype)
     raise UserInputError(
-        f"step {step}: pass --model_name_or_path (the previous step's output folder)"
-        + (" or --vision_model_name_or_path and --llm_model_name_or_path" if step == 0 else "")
+        "pass --model_name_or_path (the previous step's output folder)"
+        + (" or --vision_model_name_or_path and --llm_model_name_or_path" if assemble else "")
     )
 
 
-def assembled_from(step: int, args: VilaArguments) -> dict[str, str] | None:
+def assembled_from(args: VilaArguments) -> dict[str, str] | None:
     """The vision and language checkpoints this model descends from (step 0's assembly), carried
     from the previous step's ``vila_step_summary.json``; None when unknown (e.g. a converted model)."""
     if not args.model_name_or_path:
@@ -153,14 +143,16 @@ def data_sources(args: VilaArguments) -> list[DataSource]:
     return sources
 
 
-def build_stream(model, processor, args: VilaArguments, max_length: int, packing: bool, seed: int) -> VilaStream:
-    renderer = Renderer(processor.tokenizer, model.config.image_seq_length, max_length)
-    return VilaStream(
-        data_sources(args), renderer, packing=packing, seed=seed, repeat=args.repeat_data, pack_buffer=args.pack_buffer
-    )
+def build_stream(model, processor, args: VilaArguments, training_args: SFTConfig) -> VilaStream:
+    """The weighted mixture of ``--dataset_paths``, rendered for this model (image tokens per image,
+    ``max_length``, ``assistant_only_loss``), packed with ``--packing``."""
+    renderer = Renderer(processor.tokenizer, model.config.image_seq_length, training_args.max_length,
+                        assistant_only_loss=training_args.assistant_only_loss)
+    return VilaStream(data_sources(args), renderer, packing=training_args.packing, seed=training_args.seed,
+                      repeat=args.repeat_data, pack_buffer=args.pack_buffer)
 
 
-def build_collator(model, processor, pad_to_multiple_of: int | None = None) -> VilaCollator:
+def build_collator(model, processor, pad_to_multiple_of: int | None = None, padding_free: bool = False) -> VilaCollator:
     tok = processor.tokenizer
     return VilaCollator(
         image_processor=processor.image_processor,
@@ -168,68 +160,162 @@ def build_collator(model, processor, pad_to_multiple_of: int | None = None) -> V
         image_token_id=model.config.image_token_id,
         image_seq_length=model.config.image_seq_length,
         pad_to_multiple_of=pad_to_multiple_of,
+        padding_free=padding_free,
     )
 
 
-def _prepare_training_args(step: int, training_args: SFTConfig) -> SFTConfig:
-    if training_args.max_length is None:
-        raise UserInputError("set max_length explicitly (4096 in the published recipe); rows are never truncated")
-    if training_args.max_steps is None or training_args.max_steps <= 0:
-        raise UserInputError("the data is a stream: set max_steps (1 epoch = samples / global batch size)")
-    training_args.remove_unused_columns = False
-    training_args.accelerator_config.dispatch_batches = False  # every rank reads the stream, takes its slice
-    if training_args.ddp_find_unused_parameters is None:
-        training_args.ddp_find_unused_parameters = False  # the vision tower runs on every micro-batch
-    if training_args.dataloader_num_workers > 1:
-        raise UserInputError("dataloader_num_workers must be 0 or 1 (the data is one ordered stream)")
-    return training_args
+def resolve_checkpoint(value: str | bool | None, output_dir: str) -> str | None:
+    """``--resume_from_checkpoint``: ``true``/``last`` → the newest *complete* ``checkpoint-N`` of
+    ``output_dir`` (None when there is none; see :mod:`training.checkpoints`), a path → that folder,
+    which must be complete."""
+    if value in (None, False, "", "false", "False"):
+        return None
+    if value in (True, "true", "True", "last"):
+        last = last_complete_checkpoint(output_dir)
+        if last is None:
+            logger.info("no checkpoint in %s; starting from scratch", output_dir)
+        return last
+    check_resumable(value)
+    return str(value)
 
 
-def run_step(step: int, argv: list[str] | None = None) -> dict[str, Any]:
-    """Run training step ``step`` (0, 1 or 2) with command-line style ``argv``; returns a summary."""
-    vila_args, training_args = parse_args(argv)
-    training_args = _prepare_training_args(step, training_args)
-    resume = training_args.resume_from_checkpoint
-    if resume in ("true", "True", "last"):
-        resume = last_complete_checkpoint(training_args.output_dir)
-        if resume is None:
-            logger.info("no checkpoint in %s; starting from scratch", training_args.output_dir)
-    elif resume:
-        check_resumable(resume)
-    set_seed(training_args.seed)
-    model, processor = load_model(step, vila_args, training_args.seed)
-    counts = set_trainable(model, step)
-    if training_args.gradient_checkpointing:
-        model.config.use_cache = False
-    stream = build_stream(model, processor, vila_args, training_args.max_length, training_args.packing, training_args.seed)
-    callbacks = [_StopAfter(vila_args.stop_after_steps)] if vila_args.stop_after_steps else []
-    trainer = VilaTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=stream,
-        data_collator=build_collator(model, processor, training_args.pad_to_multiple_of),
-        processing_class=processor,
-        callbacks=callbacks,
-    )
-    result = trainer.train(resume_from_checkpoint=resume)
-    finished = trainer.state.global_step >= training_args.max_steps
-    if finished:
-        trainer.save_model(training_args.output_dir)
-    summary = {
-        "step": step,
-        "global_step": trainer.state.global_step,
-        "finished": finished,
-        "world_size": training_args.world_size,
-        "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
-        "train_runtime": result.metrics.get("train_runtime"),
-        "parameters": counts,
-        "data": dict(sorted(stream.stats.items())),
-        "output_dir": str(training_args.output_dir),
-        # what the model card reports: the run's own settings and what step 0 assembled from
-        "training_args": json.loads(training_args.to_json_string()),
-        "model_args": asdict(vila_args),
-        "assembled_from": assembled_from(step, vila_args),
-    }
-    if trainer.is_world_process_zero():
-        atomic_write_json(Path(training_args.output_dir) / SUMMARY_FILE, summary)
-    return summary
+class _StopAfter(TrainerCallback):
+    def __init__(self, steps: int):
+        self.steps = steps
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.steps:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+
+class VilaTrainer(Trainer):
+    """``Trainer`` on a :class:`~training.data.VilaStream` that resumes where the data stood.
+
+    - Every checkpoint holds the stream's position (``vila_stream_state.pt``: each source's shard
+      and offset, the mixture RNG, the packer's open rows, the counters). ``train(resume_from_checkpoint=…)``
+      starts the stream there and turns off the Trainer's batch skipping (``ignore_data_skip``): a
+      resume reads no trained sample again, at any scale. A checkpoint without it (older runs)
+      falls back to the Trainer's replay, with a warning.
+    - transformers 5.23 saves Llava checkpoints in the legacy key layout but
+      ``Trainer._load_from_checkpoint`` reads them with ``load_state_dict(strict=False)``: every key
+      misses, only a warning is logged, and the run continues from the *initial* weights. Weights
+      are restored through ``from_pretrained`` instead (DeepSpeed/FSDP use their own formats).
+    - ``loss_type="dft"`` (``training.loss``) and ``activation_offloading`` (TRL's context manager).
+    - ``stop_after_steps``: save and stop early (time-limited jobs).
+    """
+
+    def __init__(self, *args, stop_after_steps: int | None = None, **kwargs):
+        training_args = kwargs.get("args")
+        stream = kwargs.get("train_dataset")
+        if not isinstance(stream, VilaStream):
+            raise TypeError("VilaTrainer trains on a training.data.VilaStream (see training.train.build_stream)")
+        if training_args.loss_type == "dft":
+            kwargs["compute_loss_func"] = dft_loss
+        if stop_after_steps:
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), _StopAfter(stop_after_steps)]
+        super().__init__(*args, **kwargs)
+        self.stream = stream
+        self.stop_after_steps = stop_after_steps
+        a = self.args
+        every = 0
+        if a.save_strategy == "steps":
+            every = int(a.save_steps) if a.save_steps >= 1 else math.ceil(a.max_steps * a.save_steps)
+        stream.snapshots = StreamSnapshots(
+            Path(a.output_dir) / "vila-stream",
+            rows_per_step=a.per_device_train_batch_size * a.gradient_accumulation_steps * a.world_size,
+            save_at=lambda s: s == a.max_steps or s == stop_after_steps or bool(every and s % every == 0),
+            enabled=a.should_save,
+        )
+        self.offload = contextlib.nullcontext()
+        if a.activation_offloading:
+            from trl.models.activation_offloading import get_act_offloading_ctx_manager
+
+            self.offload = get_act_offloading_ctx_manager(model=self.model)
+        self.resumed_from: dict[str, Any] | None = None
+
+    # -- resume at the data position -------------------------------------------------------------
+    def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
+        checkpoint = resolve_checkpoint(resume_from_checkpoint, self.args.output_dir)
+        if checkpoint is not None:
+            state_file = Path(checkpoint) / STATE_FILE
+            if state_file.is_file():
+                state = load_state(state_file)
+                self.stream.load_state_dict(state)
+                self.args.ignore_data_skip = True  # the stream starts at the position: nothing to skip
+                position = self.stream.describe(state)
+                self.resumed_from = {"checkpoint": checkpoint, "step": state["step"], "position": position}
+                logger.info("resumed from step %d at %s (no trained batch is read again)", state["step"], position)
+            else:
+                logger.warning("%s holds no data position (%s): the Trainer replays the data stream up to its step, "
+                               "reading and decoding every trained sample again", checkpoint, STATE_FILE)
+        return super().train(resume_from_checkpoint=checkpoint, **kwargs)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        if self.args.should_save:
+            step = self.state.global_step
+            snapshot = self.stream.snapshots.path(step)
+            folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{step}"
+            if snapshot.is_file():
+                atomic_write_bytes(folder / STATE_FILE, snapshot.read_bytes())
+            else:
+                logger.warning("checkpoint-%d: no data position was recorded for this step; a resume from it "
+                               "replays the data stream", step)
+        super()._save_checkpoint(model, trial)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled:
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        model = model if model is not None else self.model
+        target = self.accelerator.unwrap_model(model)
+        loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=target.dtype)
+        result = target.load_state_dict(loaded.state_dict(), strict=True)
+        del loaded
+        logger.info("restored weights from %s (%s)", resume_from_checkpoint, result)
+
+    def training_step(self, *args, **kwargs):
+        with self.offload:
+            return super().training_step(*args, **kwargs)
+
+    # -- the end of a step ------------------------------------------------------------------------
+    def data_stats(self) -> tuple[dict[str, int], bool]:
+        """The stream's counters at the last trained step (exact: every process, resumed part included),
+        else this process's live counters (which include read-ahead)."""
+        for path, exact in ((self.stream.snapshots.path(self.state.global_step), True),
+                            (self.stream.snapshots.directory / "step-end.pt", False)):
+            if path.is_file():
+                return load_state(path)["stats"], exact
+        return dict(self.stream.stats), False
+
+    def summarise(self, step: int, parameters: dict[str, int], train_output=None,
+                  script_args: VilaArguments | None = None) -> dict[str, Any]:
+        """Log the end-of-step summary on the console and write ``vila_step_summary.json`` (first process)."""
+        stats, exact = self.data_stats()
+        a = self.args
+        losses = [h["loss"] for h in self.state.log_history if "loss" in h]
+        summary = {
+            "step": step,
+            "global_step": self.state.global_step,
+            "max_steps": a.max_steps,
+            "finished": self.state.global_step >= a.max_steps,
+            "world_size": a.world_size,
+            "losses": losses,
+            "loss_first": losses[0] if losses else None,
+            "loss_last": losses[-1] if losses else None,
+            "train_runtime": train_output.metrics.get("train_runtime") if train_output is not None else None,
+            "resumed_from": self.resumed_from,
+            "parameters": parameters,
+            "data": data_summary(stats, [s.label for s in self.stream.sources], exact),
+            "output_dir": str(a.output_dir),
+            # what the model card reports: the run's own settings and what step 0 assembled from
+            "training_args": json.loads(a.to_json_string()),
+            "model_args": asdict(script_args) if script_args is not None else None,
+            "assembled_from": assembled_from(script_args) if script_args is not None else None,
+        }
+        if self.is_world_process_zero():
+            atomic_write_json(Path(a.output_dir) / SUMMARY_FILE, summary)
+            log_step_summary(summary)
+            shutil.rmtree(self.stream.snapshots.directory, ignore_errors=True)
+        return summary
+

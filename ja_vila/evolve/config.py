@@ -21,7 +21,7 @@ DEFAULT_UNVERIFIABLE = ("アナログ時計", "時計の時刻", "時計の針",
 
 @dataclass
 class TrainSettings:
-    """Step-2 fine-tuning of the base model on D each generation (``training.train.run_step``)."""
+    """Step-2 fine-tuning of the base model on D each generation (``training/step2.py``)."""
 
     config: str = "configs/train/tiny_step2.yaml"
     max_steps: int | None = None  # None: the YAML's

@@ -1,4 +1,4 @@
-"""One generation's model: fine-tune the base model on D (step 2, ``training.train.run_step``),
+"""One generation's model: fine-tune the base model on D (step 2, ``training/step2.py``),
 answer the validation split (``eval.runner.VLMRunner``), score with VQA accuracy and keep the
 wrong answers (image, question, gold, prediction) the proposer learns from.
 """
@@ -38,7 +38,7 @@ class Failure:
 def train_generation(base_model: str, datasets: list[str], out_dir: Path, settings: TrainSettings,
                      seed: int) -> dict[str, Any]:
     """Fine-tune ``base_model`` on ``datasets`` into ``out_dir`` (a plain Llava folder)."""
-    from training.train import run_step
+    from training import step2
 
     config = Path(settings.config)
     if not config.is_absolute() and not config.is_file():
@@ -48,7 +48,7 @@ def train_generation(base_model: str, datasets: list[str], out_dir: Path, settin
     if settings.max_steps is not None:
         argv += ["--max_steps", str(settings.max_steps)]
     argv += list(settings.extra_args)
-    summary = run_step(2, argv)
+    summary = step2.cli(argv)
     if not summary["finished"]:
         raise RuntimeError(f"training into {out_dir} stopped at step {summary['global_step']}")
     return {"global_step": summary["global_step"], "losses": summary["losses"]}

@@ -59,7 +59,7 @@ def test_step_with_only_too_long_documents_errors_naming_the_source(tiny, tmp_pa
             "--dataset_paths", f"docs={tiny['interleaved']}", "--max_length", "12", "--max_steps", "2",
             "--output_dir", str(tmp_path / "out")]
     with pytest.raises(ValueError, match="docs") as info:
-        step1.main(argv)
+        step1.cli(argv)
     message = str(info.value)
     assert "too_long" in message and "max_length" in message
     assert not (tmp_path / "out" / "model.safetensors").exists()
@@ -88,7 +88,7 @@ def test_unusable_source_beside_a_good_one_is_named_not_silently_skipped(tiny):
 def test_a_usable_mixture_still_streams(tiny):
     stream = _stream(tiny, [f"pairs={tiny['pairs']}", f"docs={tiny['interleaved']}"])
     rows = [row for _, row in zip(range(40), stream, strict=False)]
-    assert len(rows) == 40 and stream.stats["kept"] == 40
+    assert len(rows) == 40 and stream.stats["kept/pairs"] + stream.stats["kept/docs"] == 40
 
 
 # -- 10: a checkpoint whose save was cut short ------------------------------------------------------
@@ -101,12 +101,12 @@ def _common(tiny, out: Path) -> list[str]:
 
 def test_resume_skips_a_partial_checkpoint_and_says_so(tiny, tmp_path, caplog):
     out = tmp_path / "out"
-    first = step0.main([*_common(tiny, out), "--stop_after_steps", "2"])
+    first = step0.cli([*_common(tiny, out), "--stop_after_steps", "2"])
     assert first["global_step"] == 2 and not first["finished"]
     # a kill during the save of checkpoint-2: trainer_state.json (written last) never came
     (out / "checkpoint-2" / "trainer_state.json").unlink()
     with caplog.at_level(logging.INFO):
-        resumed = step0.main([*_common(tiny, out), "--resume_from_checkpoint", "true"])
+        resumed = step0.cli([*_common(tiny, out), "--resume_from_checkpoint", "true"])
     assert resumed["global_step"] == 3 and resumed["finished"]
     assert resumed["losses"][0] == first["losses"][0]  # step 1 came from checkpoint-1's history
     log = caplog.text
@@ -115,17 +115,17 @@ def test_resume_skips_a_partial_checkpoint_and_says_so(tiny, tmp_path, caplog):
 
 def test_truncated_trainer_state_is_incomplete_too(tiny, tmp_path, caplog):
     out = tmp_path / "out"
-    step0.main([*_common(tiny, out), "--stop_after_steps", "2"])
+    step0.cli([*_common(tiny, out), "--stop_after_steps", "2"])
     state = out / "checkpoint-2" / "trainer_state.json"
     state.write_text(state.read_text()[:40])  # killed in the middle of writing the JSON
     with caplog.at_level(logging.INFO):
-        resumed = step0.main([*_common(tiny, out), "--resume_from_checkpoint", "true"])
+        resumed = step0.cli([*_common(tiny, out), "--resume_from_checkpoint", "true"])
     assert resumed["global_step"] == 3 and "checkpoint-1" in caplog.text
 
 
 def test_explicit_partial_checkpoint_is_a_clear_error(tiny, tmp_path):
     out = tmp_path / "out"
-    step0.main([*_common(tiny, out), "--stop_after_steps", "1"])
+    step0.cli([*_common(tiny, out), "--stop_after_steps", "1"])
     (out / "checkpoint-1" / "trainer_state.json").unlink()
     with pytest.raises(ValueError, match=r"checkpoint-1.*incomplete"):
-        step0.main([*_common(tiny, out), "--resume_from_checkpoint", str(out / "checkpoint-1")])
+        step0.cli([*_common(tiny, out), "--resume_from_checkpoint", str(out / "checkpoint-1")])

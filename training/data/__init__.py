@@ -4,6 +4,7 @@
 - :mod:`training.data.render`  — a sample of any of the three schemas → input ids and labels;
 - :mod:`training.data.packing` — several rendered samples per row, ``position_ids`` restarting;
 - :mod:`training.data.mixture` — weighted mixture of sources as a ``torch`` ``IterableDataset``;
+- :mod:`training.data.position` — where the stream stands (saved with checkpoints, restored on resume);
 - :mod:`training.data.collator` — images decoded per micro-batch, padding, a vision pass on every rank.
 """
 

@@ -2,13 +2,19 @@
 
 - pairs (steps 0 and 1): the plain format ``<image>{caption}\\n`` — loss on the caption and newline;
 - interleaved (step 1): the sentences in order, ``<image>`` after the sentence it belongs to
-  (``image_positions[k]``), then EOS — loss on all text;
-- instruct (step 2): ``llmjp_v3`` via the chat template — loss only on the assistant answers and
-  their EOS (the template's ``{% generation %}`` markers).
+  (``image_positions[k]``; images are put in text order), then EOS — loss on all text;
+- instruct (step 2): ``llmjp_v3`` via the chat template — with ``assistant_only_loss`` (the
+  recipe) loss only on the assistant answers and their EOS (the template's ``{% generation %}``
+  markers), without it on every text token of the conversation.
 
 Each ``<image>`` is expanded to ``image_seq_length`` image tokens here (729 for the real model), so
-the row length is exact before any image is decoded; image tokens, BOS, prompts and the template
-never carry a label (-100).
+the row length is exact before any image is decoded; image tokens and BOS never carry a label (-100).
+
+Longer than ``max_length`` (TRL's ``truncation_mode="keep_start"``): an interleaved document keeps
+its longest prefix of whole sentences, each with its images, that fits (no EOS: the document goes
+on); it needs one image and some text left, else it is dropped. A pair or a conversation is
+dropped (``too_long``): a cut caption or answer would teach the model to stop mid-sentence, and a
+cut through image tokens breaks Llava.
 """
 
 from __future__ import annotations
@@ -46,6 +52,10 @@ class Rendered:
     key: str = ""
     kind: str = ""
     seq_lengths: list[int] = field(default_factory=list)
+    source: str = ""
+    truncated: bool = False
+    #: ``(source, tokens, labelled tokens, images)`` of every sample in the row (set by the stream / packer)
+    parts: list[tuple[str, int, int, int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -67,6 +77,7 @@ class Renderer:
         image_seq_length: image tokens per image (``config.image_seq_length``; 729 for the real model).
         max_length: longest row; longer samples raise :class:`SkipSample` (``too_long``), never cut.
         chat_template: the template instruct samples render with (``llmjp_v3`` by default).
+        assistant_only_loss: conversations carry labels on the assistant answers only (step 2's recipe).
     """
 
     def __init__(
@@ -75,11 +86,13 @@ class Renderer:
         image_seq_length: int,
         max_length: int,
         chat_template: str = LLMJP_V3_CHAT_TEMPLATE,
+        assistant_only_loss: bool = True,
     ):
         self.tokenizer = tokenizer
         self.image_seq_length = image_seq_length
         self.max_length = max_length
         self.chat_template = chat_template
+        self.assistant_only_loss = assistant_only_loss
         self.image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
         if self.image_token_id is None or self.image_token_id == tokenizer.unk_token_id:
             raise UserInputError(f"the tokenizer has no {IMAGE_TOKEN} token; assemble the model with training.assemble")
@@ -89,12 +102,12 @@ class Renderer:
     def plain_text(self, caption: str) -> str:
         return f"{IMAGE_TOKEN}{caption.strip()}\n"
 
-    def interleaved_text(self, texts: list[str | None], positions: list[int]) -> str:
+    def interleaved_text(self, texts: list[str | None], positions: list[int], eos: bool = True) -> str:
         parts = []
         for i, sentence in enumerate(texts):
             parts.append(sentence or "")
             parts.append(IMAGE_TOKEN * positions.count(i))
-        return "".join(parts) + (self.tokenizer.eos_token or "")
+        return "".join(parts) + ((self.tokenizer.eos_token or "") if eos else "")
 
     def conversation(self, turns: list[dict[str, Any]]) -> list[dict[str, str]]:
         messages = []
@@ -119,11 +132,19 @@ class Renderer:
             raise SkipSample("unknown_schema", str(e)) from e
         images = sample_images(sample)
         meta = sample.get("json") or {}
+        truncated = False
         if kind == "pairs":
             ids, labels = self._plain(self.plain_text(sample.get("txt") or ""))
         elif kind == "interleaved":
-            texts, positions = meta.get("texts") or [], list(meta.get("image_positions") or [])
+            texts, positions = list(meta.get("texts") or []), list(meta.get("image_positions") or [])
+            if len(positions) != len(images):
+                raise SkipSample("image_count_mismatch", f"sample {key}: {len(positions)} image_positions, {len(images)} images")
+            order = sorted(range(len(positions)), key=positions.__getitem__)  # placeholders fill in text order
+            images, positions = [images[k] for k in order], [positions[k] for k in order]
             ids, labels = self._plain(self.interleaved_text(texts, positions))
+            if self._expanded_length(ids) > self.max_length:
+                ids, labels, images = self._keep_start(key, texts, positions, images)
+                truncated = True
         else:
             ids, labels = self._chat(self.conversation(meta.get("conversations") or []))
         n_placeholders = ids.count(self.image_token_id)
@@ -136,7 +157,31 @@ class Renderer:
         ids, labels = self._expand(ids, labels)
         if len(ids) > self.max_length:
             raise SkipSample("too_long", f"sample {key}: {len(ids)} tokens > max_length {self.max_length}")
-        return Rendered(ids, labels, images, key=key, kind=kind)
+        return Rendered(ids, labels, images, key=key, kind=kind, truncated=truncated)
+
+    def _expanded_length(self, ids: list[int]) -> int:
+        return len(ids) + ids.count(self.image_token_id) * (self.image_seq_length - 1)
+
+    def _keep_start(
+        self, key: str, texts: list[str | None], positions: list[int], images: list[bytes]
+    ) -> tuple[list[int], list[int], list[bytes]]:
+        """The longest prefix of whole sentences (with their images) within ``max_length``, no EOS."""
+        pieces = self.tokenizer([t or "" for t in texts], add_special_tokens=False)["input_ids"]
+        total, n = (1 if self.tokenizer.bos_token else 0), 0
+        for i, piece in enumerate(pieces):  # an estimate from per-sentence lengths, checked below
+            total += len(piece) + positions.count(i) * self.image_seq_length
+            if total > self.max_length:
+                break
+            n = i + 1
+        while n > 0:
+            kept = [p for p in positions if p < n]
+            ids, labels = self._plain(self.interleaved_text(texts[:n], kept, eos=False))
+            if self._expanded_length(ids) <= self.max_length:
+                if kept and any(label != IGNORE_INDEX for label in labels):
+                    return ids, labels, images[: len(kept)]
+                break
+            n -= 1
+        raise SkipSample("too_long", f"sample {key}: no prefix of whole sentences with an image fits max_length {self.max_length}")
 
     def _plain(self, text: str) -> tuple[list[int], list[int]]:
         bos = self.tokenizer.bos_token or ""
@@ -153,6 +198,8 @@ class Renderer:
             return_assistant_tokens_mask=True,
         )
         ids, mask = list(out["input_ids"]), list(out["assistant_masks"])
+        if not self.assistant_only_loss:
+            mask = [1] * len(ids)
         labels = [t if m and t not in self._no_label else IGNORE_INDEX for t, m in zip(ids, mask, strict=True)]
         return ids, labels
 

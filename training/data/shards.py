@@ -60,22 +60,39 @@ def _built_empty(folder: Path) -> bool:
         return False
 
 
+def decode_members(sample: dict[str, Any]) -> dict[str, Any]:
+    """``json`` decoded to a dict and ``txt`` to ``str``; a bad ``json`` member raises ``ValueError``."""
+    raw = sample.get("json")
+    if isinstance(raw, bytes | bytearray):
+        try:
+            sample["json"] = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"sample {sample.get('__key__')} in {sample.get('__url__')}: bad json member ({e})") from e
+    if isinstance(sample.get("txt"), bytes | bytearray):
+        sample["txt"] = sample["txt"].decode("utf-8", errors="replace")
+    return sample
+
+
+def iter_shard(url: str, skip: int = 0) -> Iterator[dict[str, Any]]:
+    """The raw samples of one shard, after its first ``skip`` (skipped ones are read, never decoded)."""
+    samples = tarfile_samples([{"url": url}])
+    for _ in range(skip):
+        if next(samples, None) is None:
+            return
+    yield from samples
+
+
 def iter_samples(shards: list[str], counts: Counter[str] | None = None) -> Iterator[dict[str, Any]]:
     """Samples of ``shards`` in order: ``__key__``, raw members, ``json`` decoded to a dict; a sample
     with an undecodable ``json`` member is skipped (counted as ``dropped_bad_json`` in ``counts``)."""
-    for sample in tarfile_samples([{"url": url} for url in shards]):
-        raw = sample.get("json")
-        if isinstance(raw, bytes | bytearray):
+    for url in shards:
+        for sample in iter_shard(url):
             try:
-                sample["json"] = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                logger.warning("sample %s in %s: bad json member (%s); skipped", sample.get("__key__"), sample.get("__url__"), e)
+                yield decode_members(sample)
+            except ValueError as e:
+                logger.warning("%s; skipped", e)
                 if counts is not None:
                     counts["dropped_bad_json"] += 1
-                continue
-        if isinstance(sample.get("txt"), bytes | bytearray):
-            sample["txt"] = sample["txt"].decode("utf-8", errors="replace")
-        yield sample
 
 
 def sample_kind(sample: dict[str, Any]) -> str:
