@@ -192,12 +192,24 @@ def training_rows(summary: dict[str, Any] | None) -> list[tuple[str, str]]:
     if params:
         rows.append(("parameters trained", f"{params.get('trainable', 0):,} trainable, {params.get('frozen', 0):,} frozen"))
     data = summary.get("data") or {}
-    sources = {k.removeprefix("samples_"): v for k, v in data.items() if k.startswith("samples_")}
-    if sources:
-        rows.append(("data read", ", ".join(f"`{k}` {v:,} samples" for k, v in sorted(sources.items()))))
-    if "rows" in data:
-        rows.append(("training rows", f"{data.get('kept', data['rows']):,} ({data.get('dropped_too_long', 0):,} dropped "
-                     f"as longer than the max length), {data.get('tokens', 0):,} tokens"))
+    per_source = data.get("sources")
+    if per_source:  # training/summary.py: what each source gave
+        rows.append(("data trained", ", ".join(
+            f"`{k}` {v['samples']:,} samples ({v['tokens']:,} tokens, {v['images']:,} images)"
+            for k, v in sorted(per_source.items()))))
+        dropped: dict[str, int] = {}
+        for v in per_source.values():
+            for reason, n in (v.get("dropped") or {}).items():
+                dropped[reason] = dropped.get(reason, 0) + n
+        rows.append(("training rows", f"{data.get('rows', 0):,} rows, {data.get('row_tokens', 0):,} tokens; dropped: "
+                     + (", ".join(f"{r} {n:,}" for r, n in sorted(dropped.items())) or "none")))
+    else:  # summaries written before the per-source counts
+        sources = {k.removeprefix("samples_"): v for k, v in data.items() if k.startswith("samples_")}
+        if sources:
+            rows.append(("data read", ", ".join(f"`{k}` {v:,} samples" for k, v in sorted(sources.items()))))
+        if "rows" in data:
+            rows.append(("training rows", f"{data.get('kept', data['rows']):,} ({data.get('dropped_too_long', 0):,} "
+                         f"dropped as longer than the max length), {data.get('tokens', 0):,} tokens"))
     losses = summary.get("losses") or []
     if losses:
         rows.append(("loss", f"{losses[0]:.3f} (first log) → {losses[-1]:.3f} (last log)"))

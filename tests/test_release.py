@@ -329,7 +329,9 @@ def model_folder(tmp_path_factory) -> tuple[Path, Path]:
     (folder / "vila_step_summary.json").write_text(json.dumps(
         {"step": 2, "global_step": 12, "finished": True, "world_size": 1, "losses": [6.5, 6.0, 5.25],
          "parameters": {"trainable": 1000, "frozen": 50},
-         "data": {"samples_ja-instruct": 50, "rows": 26, "kept": 26, "dropped_too_long": 3, "tokens": 5810},
+         "data": {"rows": 26, "row_tokens": 5810, "exact": True, "sources": {"ja-instruct": {
+             "read": 29, "kept": 26, "truncated": 0, "samples": 26, "tokens": 5810, "label_tokens": 900, "images": 26,
+             "passes": 1, "dropped": {"too_long": 3}}}},
          "output_dir": str(folder)}), encoding="utf-8")
     (folder / "training_args.bin").write_bytes(b"pickle")
     (folder / "checkpoint-6").mkdir()
@@ -375,6 +377,7 @@ def test_model_dry_run_stages_weights_and_a_card_with_evaluation_and_usage(model
     # body: evaluation table with judge + prompt version, training run, architecture
     assert "| Heron-Bench relative score | 42.12 | gpt-4o-2024-05-13 | ja-vila-heron-bench/v1 |" in card.text
     assert "Judge: `gpt-4o-2024-05-13`" in card.text and "5.250 (last log)" in card.text
+    assert "`ja-instruct` 26 samples (5,810 tokens, 26 images)" in card.text and "dropped: too_long 3" in card.text
     assert "`siglip_vision_model`" in card.text and "image tokens per image | 4 |" in card.text
     # the usage snippet runs as printed (repo id → the staged folder, a local photo, fewer tokens)
     photo = tmp_path / "photo.jpg"

@@ -127,6 +127,6 @@ def test_training_missing_model_path_is_a_local_error(tmp_path):
     argv = ["--config", f"{CONFIGS}/tiny_step0.yaml", "--model_name_or_path", str(missing),
             "--dataset_paths", str(data), "--output_dir", str(tmp_path / "out")]
     with pytest.raises(ValueError) as info:
-        step0.main(argv)
+        step0.cli(argv)
     message = str(info.value)
     assert str(missing) in message and "no such file or folder" in message and "Repo id" not in message
