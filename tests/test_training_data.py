@@ -303,3 +303,21 @@ def test_a_source_that_gives_nothing_is_an_error_and_nothing_usable_at_all_fails
                       Renderer(processor.tokenizer, 40, 8), give_up_after=5)
     with pytest.raises(ValueError, match=r"(?s)5 samples read, none usable.*pairs .*too_long.*docs .*too_long"):
         next(iter(many))  # before any source finishes a pass
+
+
+def test_an_undecodable_json_member_is_counted_each_pass_and_the_stream_goes_on(tiny, tmp_path):
+    import tarfile
+
+    _, processor = tiny
+    shard = tmp_path / "bad" / "data" / "shard-00000.tar"
+    shard.parent.mkdir(parents=True)
+    with tarfile.open(shard, "w") as tar:
+        for i, (caption, meta) in enumerate([("赤い画像です。", b"{}"), ("青い画像です。", b"{not json"),
+                                             ("緑の画像です。", b"{}")]):
+            for ext, data in (("jpg", _jpeg()), ("txt", caption.encode()), ("json", meta)):
+                info = tarfile.TarInfo(f"s{i}.{ext}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    stream = VilaStream([DataSource(str(shard.parent.parent), name="bad")], Renderer(processor.tokenizer, 4, 64))
+    rows = list(itertools.islice(iter(stream), 8))  # 4 passes of 2 usable samples
+    assert len(rows) == 8 and stream.stats["dropped/bad/bad_json"] >= 3 and stream.stats["passes/bad"] >= 3

@@ -211,7 +211,7 @@ class VilaTrainer(Trainer):
         stream = kwargs.get("train_dataset")
         if not isinstance(stream, VilaStream):
             raise TypeError("VilaTrainer trains on a training.data.VilaStream (see training.train.build_stream)")
-        if training_args.loss_type == "dft":
+        if getattr(training_args, "loss_type", "nll") == "dft":
             kwargs["compute_loss_func"] = dft_loss
         if stop_after_steps:
             kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), _StopAfter(stop_after_steps)]
@@ -229,7 +229,7 @@ class VilaTrainer(Trainer):
             enabled=a.should_save,
         )
         self.offload = contextlib.nullcontext()
-        if a.activation_offloading:
+        if getattr(a, "activation_offloading", False):
             from trl.models.activation_offloading import get_act_offloading_ctx_manager
 
             self.offload = get_act_offloading_ctx_manager(model=self.model)

@@ -258,23 +258,23 @@ class _Run:
             i = self.rng.choices(range(len(self.active)), weights=[self.weights[a] for a in self.active])[0]
             label = self.active[i]
             reader = self.readers[label]
-            epoch = reader.position.epoch
+            epoch, unreadable = reader.position.epoch, None
             try:
                 sample = reader.next()
-            except SkipSample as e:
-                self._count(label, "read")
-                self._drop(label, e.reason, str(e))
-                continue
-            if reader.position.epoch != epoch or sample is None:  # a whole pass ended
+            except SkipSample as e:  # read, but its members do not decode
+                sample, unreadable = None, e
+            if reader.position.epoch != epoch or reader.position.done:  # a whole pass ended
                 if not self.pass_counts[label]["kept"]:
                     raise self._dead_source(label)
-                self.stats[f"passes/{label}"] = reader.position.epoch + (sample is None)
+                self.stats[f"passes/{label}"] = reader.position.epoch + reader.position.done
                 self.pass_counts[label] = Counter()
-            if sample is None:
+            if sample is None and unreadable is None:  # used up
                 self.active.pop(i)
                 continue
             self._count(label, "read")
             try:
+                if unreadable is not None:
+                    raise unreadable
                 row = self.stream.renderer.render(sample)
             except SkipSample as e:
                 self._drop(label, e.reason, str(e))
