@@ -149,10 +149,19 @@ def stage_train(ctx: DemoContext) -> None:
         values = (result.get(step) or {}).get("losses") or []
         if values:
             losses.append(f"{step} {values[0]:.2f}→{values[-1]:.2f}")
-    step1 = ((result.get("step1") or {}).get("data") or {}).get("sources") or {}
-    trained = ", ".join(f"{row['samples']} {name}" for name, row in step1.items())
-    ctx.add("training 0 → 1 → 2", "tiny Llava; loss first→last: " + (", ".join(losses) or "n/a")
-            + (f"; step 1 trained {trained}" if trained else ""), ctx.out / "models")
+    ctx.add("training 0 → 1 → 2", "tiny Llava; loss first→last: " + (", ".join(losses) or "n/a"), ctx.out / "models",
+            details=[line for step in ("step0", "step1", "step2") for line in _trained_lines(step, result.get(step))])
+
+
+def _trained_lines(step: str, result: dict[str, Any] | None) -> list[str]:
+    """What a step trained on, per source (the step's full summary is in its vila_step_summary.json)."""
+    sources = ((result or {}).get("data") or {}).get("sources") or {}
+    parts = []
+    for name, row in sources.items():
+        drops = ", ".join(f"{reason} {n}" for reason, n in row["dropped"].items())
+        parts.append(f"{name} {row['samples']} samples ({row['tokens']:,} tokens, {row['images']} images"
+                     + (f"; dropped {drops}" if drops else "") + ")" + ("  ⚠ nothing trained" if not row["samples"] else ""))
+    return [f"{step}: " + "; ".join(parts)] if parts else []
 
 
 def stage_convert(ctx: DemoContext) -> None:

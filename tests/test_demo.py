@@ -4,6 +4,7 @@ in log files, releases that tell the truth — and the same outputs on a second 
 from __future__ import annotations
 
 import json
+import re
 
 import datasets
 import pytest
@@ -29,6 +30,8 @@ def test_demo_runs_the_chain_and_is_repeatable(tmp_path, capfd):
     assert not any("Stats" in line or "PIPELINE" in line or "Loading weights" in line for line in lines)
     assert "📉📉📉 Stats" in (out / "work" / "pairs.log").read_text(encoding="utf-8")
     assert "'loss'" in (out / "work" / "train.log").read_text(encoding="utf-8")
+    step1 = next(line for line in console if line.strip().startswith("step1: "))  # what step 1 trained on
+    assert int(re.search(r"ja-interleaved (\d+) samples", step1).group(1)) > 0 and "ja-pairs" in step1
     assert any("CLIP bottom-30% cut" in line for line in console)  # the funnel, in short
     assert all("⚠ not a benchmark result" in line for line in console if "·" in line)  # evaluation numbers
 
