@@ -5,7 +5,8 @@ Real tokens are the rows' own tokens (image tokens included); batch tokens are t
 elements the collator builds (padding included). Eight passes over each dataset (the rows the
 stream hands out while reading them: steady state, not one pass's half-empty last rows) with the
 tiny model (4 tokens per image) and the tiny presets' ``max_length`` (512 for instruct, 1024 for
-interleaved), 4 rows per micro-batch. The baseline is unpacked, right-padded batches. Uses ``demo-out/datasets``
+interleaved), 4 rows per micro-batch. The baseline is unpacked, right-padded batches. The counts are exact (no
+timing), so each comparison is one round. Uses ``demo-out/datasets``
 when ``make demo`` has run, else builds the demo's datasets in a temporary folder
 (``python -m bench.run padding``).
 """
@@ -69,7 +70,7 @@ def main() -> list[dict]:
             real_u, total_u, rows_u = efficiency(datasets / name, max_length, packing=False, padding_free=False)
             for label, packing, free in (("packed", True, False), ("padding_free", False, True)):
                 real, total, rows = efficiency(datasets / name, max_length, packing=packing, padding_free=free)
-                out.append(report(f"padding_efficiency_{name}_{label}", real / total, real_u / total_u,
+                out.append(report(f"padding_efficiency_{name}_{label}", [real / total], [real_u / total_u],
                                   "real/batch tokens", "unpacked padded batches", real_tokens=real,
                                   batch_tokens=total, rows=rows, baseline_batch_tokens=total_u,
                                   baseline_rows=rows_u))

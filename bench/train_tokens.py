@@ -1,6 +1,6 @@
 """Step-2 training throughput on CPU (tokens/s): our stream + collator + ``VilaTrainer`` (what
 ``training/step2.py`` runs), packed and unpacked, vs a stock TRL ``SFTTrainer`` with its default
-vision collator — same tiny model, data and settings. One run each (no interleaved repeats yet).
+vision collator — same tiny model, data and settings.
 
 Tokens are the real (non-padding) tokens of every trained batch, image tokens included; time is
 ``trainer.train()``'s wall time (collation, image decoding and the optimizer included). Each run
