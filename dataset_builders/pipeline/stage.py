@@ -41,12 +41,14 @@ from pathlib import Path
 from typing import Any
 
 import dill
+import multiprocess.util
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
 from datatrove.executor.slurm import SlurmPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.funnel import Funnel
+from dataset_builders.pipeline.die_with_parent import die_with_parent
 from dataset_builders.pipeline.slurm_time import slurm_time
 from dataset_builders.pipeline.stats_funnel import funnel_from_stats
 
@@ -174,7 +176,7 @@ def build_executor(
     logging_dir = str((Path(work_dir) / "logs" / name).resolve())
     res = executor.resources(name)
     if executor.executor == "local":
-        return LocalPipelineExecutor(
+        return _LocalExecutor(
             pipeline, tasks=executor.tasks, workers=min(res.workers or 1, executor.tasks),
             logging_dir=logging_dir, start_method="fork",
         )
@@ -200,6 +202,16 @@ def build_executor(
         max_array_size=slurm.max_array_size, logging_dir=logging_dir,
         slurm_logs_folder=str(Path(logging_dir) / "slurm_logs"), mail_type="NONE",
     )
+
+
+class _LocalExecutor(LocalPipelineExecutor):
+    """datatrove's local executor whose forked processes (task workers, the queue manager) die with the
+    driver (:func:`die_with_parent`): a killed driver leaves no worker writing into the work folder."""
+
+    def run(self):
+        driver = os.getpid()  # multiprocess runs the hook first thing in every process it forks
+        multiprocess.util.register_after_fork(self, lambda _executor: die_with_parent(driver))
+        return super().run()
 
 
 def _incomplete(dt: PipelineExecutor) -> list[int]:
