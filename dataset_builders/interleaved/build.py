@@ -21,6 +21,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.dataset_folder import finalize_dataset
 from dataset_builders.dedup import DedupImagesInDocument
+from dataset_builders.errors import check_writable
 from dataset_builders.interleaved.rules import InterleavedRules
 from dataset_builders.interleaved.sample import INTERLEAVED_DOCS, to_interleaved_sample
 from dataset_builders.interleaved.steps import AssignImages, DocumentRules, SentenceCountFilter
@@ -111,6 +112,8 @@ def build_interleaved(
     check_models(config.nsfw, {"scorer": config.scorer}, {"tokenizer": config.tokenizer})  # before anything is read
     output = Path(output)
     work = Path(work_dir) if work_dir else default_work_dir(output)
+    check_writable(output, "--output")  # before any stage: a read-only output must not fail after scoring
+    check_writable(work, "--work-dir")
     with build_lock(work):  # one build per work folder; the second says who holds it
         check_manifest(work, output, build_manifest("interleaved", inputs, config, extra_text_steps))  # continue or refuse
         web, r, ex = config.web, config.rules, config.executor

@@ -18,6 +18,7 @@ from typing import Any
 from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.dataset_folder import finalize_dataset
+from dataset_builders.errors import check_writable
 from dataset_builders.pairs.explode import ExplodePairs
 from dataset_builders.pairs.frequency import MAX_ALT_OCCURRENCES, PairFrequency
 from dataset_builders.pairs.sample import pairs_schema, to_pair_sample
@@ -101,6 +102,8 @@ def build_pairs(
     check_models(config.nsfw, {f"scorers.{k}": v for k, v in config.scorers.items()})  # before anything is read
     output = Path(output)
     work = Path(work_dir) if work_dir else default_work_dir(output)
+    check_writable(output, "--output")  # before any stage: a read-only output must not fail after scoring
+    check_writable(work, "--work-dir")
     with build_lock(work):  # one build per work folder; the second says who holds it
         check_manifest(work, output, build_manifest("pairs", inputs, config, extra_text_steps))  # continue or refuse
         web, alt, ex = config.web, config.alt_text, config.executor

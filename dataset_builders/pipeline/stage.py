@@ -47,6 +47,7 @@ from datatrove.executor.base import PipelineExecutor
 from datatrove.executor.slurm import SlurmPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 
+from dataset_builders.errors import cannot_write
 from dataset_builders.funnel import Funnel
 from dataset_builders.pipeline.die_with_parent import die_with_parent
 from dataset_builders.pipeline.slurm_time import slurm_time
@@ -230,13 +231,18 @@ def run_stage(
     res = executor.resources(name)
     logger.info("stage %s on %s: %d task(s), %d to run, %s cpu / %s gpu per task", name, executor.executor,
                 executor.tasks, len(todo), res.cpus_per_task, res.gpus_per_task)
-    if todo:
-        if executor.executor == "slurm":
-            _run_slurm(dt, name, logging_dir, executor.slurm)
-        elif executor.executor == "ray":
-            _run_ray(dt, executor.ray)
-        else:
-            dt.run()
+    try:
+        if todo:
+            if executor.executor == "slurm":
+                _run_slurm(dt, name, logging_dir, executor.slurm)
+            elif executor.executor == "ray":
+                _run_ray(dt, executor.ray)
+            else:
+                dt.run()
+    except OSError as e:  # disk full, read-only: one line naming the file and the fix; anything else is a bug
+        if (err := cannot_write(e)) is None:
+            raise
+        raise err from e
     left = _incomplete(dt)
     if left:
         raise StageIncomplete(
