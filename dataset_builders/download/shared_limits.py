@@ -32,7 +32,9 @@ POLL_S = 0.02
 
 
 def _key(domain: str) -> str:
-    return hashlib.sha1(domain.encode("utf-8")).hexdigest()[:20]
+    """``ab/abcdef…``: the domain's files, spread over 256 folders (a crawl has millions of domains)."""
+    digest = hashlib.sha1(domain.encode("utf-8")).hexdigest()[:20]
+    return f"{digest[:2]}/{digest}"
 
 
 class SharedDomainLimits:
@@ -77,6 +79,7 @@ class SharedDomainLimits:
     async def slot(self, domain: str) -> AsyncIterator[None]:
         """Hold one of the domain's build-wide slots, and start no sooner than its build-wide spacing allows."""
         key = _key(domain)
+        (self.folder / key).parent.mkdir(exist_ok=True)
         while (fd := self._try_slot(key)) is None:
             await asyncio.sleep(POLL_S)
         try:
