@@ -36,10 +36,20 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", **kwargs: Any) -> Ite
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(e, OSError) and e.filename is None:  # a failed write() names no file
+            raise with_path(e, tmp) from e
         raise
+
+
+def with_path(error: OSError, path: str | os.PathLike) -> OSError:
+    """``error`` naming ``path`` (a failed ``write``/``close`` — disk full — names no file); same errno and
+    class (``OSError(errno, …)`` picks the subclass)."""
+    if error.filename is not None:
+        return error
+    return OSError(error.errno, error.strerror or str(error), os.fspath(path))
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

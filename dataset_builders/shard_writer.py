@@ -12,6 +12,7 @@ gives the same files.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -22,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
-from dataset_builders.atomic import atomic_write_json, remove_stale_tmp, tmp_path_for
+from dataset_builders.atomic import atomic_write_json, remove_stale_tmp, tmp_path_for, with_path
 from dataset_builders.funnel import Funnel
 from dataset_builders.images import ImageError, as_jpeg_bytes
 from dataset_builders.schema import DatasetSchema, InvalidSample
@@ -132,16 +133,19 @@ class ShardWriter:
         if key in self._keys_this_run:
             return self._drop("duplicate_key", f"sample key {key} was already written by this task")
         size = sum(_member_size(len(data)) for _, data in members)
-        if self._tar is not None and (
-            self._shard_samples >= self.max_samples or self._shard_bytes + size > self.max_bytes
-        ):
-            self._commit()
-        if self._tar is None:
-            self._open()
-        for name, data in members:
-            info = tarfile.TarInfo(f"{key}.{name}")
-            info.size, info.mtime, info.mode = len(data), 0, 0o444
-            self._tar.addfile(info, io.BytesIO(data))
+        try:
+            if self._tar is not None and (
+                self._shard_samples >= self.max_samples or self._shard_bytes + size > self.max_bytes
+            ):
+                self._commit()
+            if self._tar is None:
+                self._open()
+            for name, data in members:
+                info = tarfile.TarInfo(f"{key}.{name}")
+                info.size, info.mtime, info.mode = len(data), 0, 0o444
+                self._tar.addfile(info, io.BytesIO(data))
+        except OSError as e:  # disk full: say which file (the open shard is discarded by close/__exit__)
+            raise with_path(e, tmp_path_for(self._shard_path)) from e
         self._keys_this_run.add(key)
         self._shard_samples += 1
         self._shard_bytes += size
@@ -183,17 +187,22 @@ class ShardWriter:
     def _commit(self) -> None:
         assert self._tar is not None and self._shard_path is not None
         tmp = tmp_path_for(self._shard_path)
-        self._tar.close()
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, self._shard_path)
+        try:
+            self._tar.close()
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, self._shard_path)
+        except OSError as e:  # disk full while flushing: no partial shard stays behind
+            self._discard()
+            raise with_path(e, tmp) from e
         self._committed.append(self._shard_path.name)
         logger.debug("committed %s (%d samples)", self._shard_path.name, self._shard_samples)
         self._tar = None
 
     def _discard(self) -> None:
         if self._tar is not None:
-            self._tar.close()
+            with contextlib.suppress(OSError):  # closing flushes, which fails again on a full disk
+                self._tar.close()
             tmp_path_for(self._shard_path).unlink(missing_ok=True)
             self._tar = None
 

@@ -76,6 +76,7 @@ Restart = Annotated[bool, typer.Option("--restart", help="Discard the work dir a
 def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, workers, work_dir, restart=False) -> None:
     """Load the config, apply --tasks/--workers, run the builder, print the funnel; errors exit 2."""
     from dataset_builders.config import load_config
+    from dataset_builders.errors import cannot_write
     from dataset_builders.funnel import Funnel
     from dataset_builders.pipeline.manifest import discard_build
     from dataset_builders.pipeline.stage import SlurmDryRun, StageIncomplete
@@ -101,6 +102,11 @@ def _run_web_builder(kind: str, inputs, output, config, overrides, tasks, worker
     except StageIncomplete as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from e
+    except OSError as e:  # disk full / read-only outside a stage (merges, the card): one line too
+        if (err := cannot_write(e)) is None:
+            raise
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from e
     print(Funnel.from_list(stats["funnel"]).to_markdown())
     print(f"\n{output}: {stats['samples']} samples in {stats['shards']} shard(s); card {output / 'README.md'}")
     if stats["samples"] == 0:

@@ -37,6 +37,7 @@ from dataset_builders.download.rate_limit import (
 )
 from dataset_builders.download.result import DownloadResult
 from dataset_builders.download.robots import RobotsCache
+from dataset_builders.download.shared_limits import SharedDomainLimits
 from dataset_builders.download.ssrf import AddressGuard, PinnedResolver
 from dataset_builders.download.status_log import StatusStore
 from dataset_builders.download.transform import prepare_image
@@ -54,8 +55,10 @@ class ImageDownloader:
     by an earlier run are answered from disk instead of the network. One process per ``work_dir``.
     """
 
-    def __init__(self, config: DownloadConfig | None = None, work_dir: str | os.PathLike | None = None):
+    def __init__(self, config: DownloadConfig | None = None, work_dir: str | os.PathLike | None = None,
+                 shared_limits: str | os.PathLike | None = None):
         self.config = config or DownloadConfig()
+        self.shared_limits = shared_limits  # folder of the build-wide per-domain limits (shared_limits.py)
         cfg = self.config
         self.store = StatusStore(work_dir) if work_dir is not None else None
         self.guard = AddressGuard(cfg.ssrf_guard, cfg.allow_networks, cfg.static_hosts, timeout=cfg.connect_timeout)
@@ -83,7 +86,9 @@ class ImageDownloader:
             trust_env=False,  # never route through environment proxies (they would bypass the SSRF guard)
             cookie_jar=aiohttp.DummyCookieJar(),
         )
-        limiter = DomainLimiter(cfg.max_concurrency, cfg.per_domain_concurrency, cfg.per_domain_rate)
+        shared = (SharedDomainLimits(self.shared_limits, cfg.per_domain_concurrency, cfg.per_domain_rate)
+                  if self.shared_limits is not None else None)
+        limiter = DomainLimiter(cfg.max_concurrency, cfg.per_domain_concurrency, cfg.per_domain_rate, shared)
         self._fetcher = Fetcher(self._session, cfg, self.guard, limiter, self.robots)
         self._pool = ThreadPoolExecutor(cfg.decode_workers, thread_name_prefix="ja-vila-decode")
 

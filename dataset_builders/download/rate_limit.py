@@ -16,6 +16,8 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable
 from urllib.parse import urlsplit
 
+from dataset_builders.download.shared_limits import SharedDomainLimits
+
 
 def domain_of(url: str) -> str:
     """The politeness key of a URL: its lower-cased host name (no port); ``""`` if it has none."""
@@ -28,7 +30,9 @@ def domain_of(url: str) -> str:
 class DomainLimiter:
     """Per-domain semaphores, rate spacing and back-off deadlines, plus the global semaphore."""
 
-    def __init__(self, max_concurrency: int, per_domain_concurrency: int, per_domain_rate: float):
+    def __init__(self, max_concurrency: int, per_domain_concurrency: int, per_domain_rate: float,
+                 shared: SharedDomainLimits | None = None):
+        self.shared = shared  # the build's limits over all its tasks (shared_limits.py); None: this process only
         self.global_slots = asyncio.Semaphore(max_concurrency)
         self.per_domain_concurrency = per_domain_concurrency
         self.interval = 1.0 / per_domain_rate if per_domain_rate > 0 else 0.0
@@ -59,7 +63,7 @@ class DomainLimiter:
             async with sem:
                 while (nb := self._not_before.get(domain, 0.0)) > time.monotonic():
                     await self._sleep_until(nb)
-                async with self.global_slots:
+                async with self.shared.slot(domain) if self.shared else contextlib.nullcontext(), self.global_slots:
                     if self.interval:
                         # check-and-set without an await in between: starts are at least `interval` apart
                         while (start := self._next_start.get(domain, 0.0)) > time.monotonic():

@@ -58,6 +58,9 @@ class _Waiting:
     results: dict[str, DownloadResult] = field(default_factory=dict)
 
 
+SHARED_LIMITS_DIR = "domain_limits"
+
+
 class DownloadImages(PipelineStep):
     """Fill ``media_bytes`` of image media by downloading their URLs (see module docstring)."""
 
@@ -80,7 +83,8 @@ class DownloadImages(PipelineStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data is None:
             return
-        downloader = ImageDownloader(self.config, work_dir=Path(self.work_dir) / f"rank_{rank:05d}")
+        downloader = ImageDownloader(self.config, work_dir=Path(self.work_dir) / f"rank_{rank:05d}",
+                                     shared_limits=Path(self.work_dir) / SHARED_LIMITS_DIR)  # limits of all tasks
         loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(downloader.open())

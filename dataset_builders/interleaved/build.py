@@ -21,9 +21,11 @@ from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.dataset_folder import finalize_dataset
 from dataset_builders.dedup import DedupImagesInDocument
+from dataset_builders.errors import check_writable
 from dataset_builders.interleaved.rules import InterleavedRules
 from dataset_builders.interleaved.sample import INTERLEAVED_DOCS, to_interleaved_sample
 from dataset_builders.interleaved.steps import AssignImages, DocumentRules, SentenceCountFilter
+from dataset_builders.pipeline.build_lock import build_lock
 from dataset_builders.pipeline.document_store import LoadDocuments, SaveDocuments
 from dataset_builders.pipeline.frequent_images import FrequentImages
 from dataset_builders.pipeline.image_domains import FrequentImageDomains
@@ -110,46 +112,49 @@ def build_interleaved(
     check_models(config.nsfw, {"scorer": config.scorer}, {"tokenizer": config.tokenizer})  # before anything is read
     output = Path(output)
     work = Path(work_dir) if work_dir else default_work_dir(output)
-    check_manifest(work, output, build_manifest("interleaved", inputs, config, extra_text_steps))  # continue or refuse
-    web, r, ex = config.web, config.rules, config.executor
+    check_writable(output, "--output")  # before any stage: a read-only output must not fail after scoring
+    check_writable(work, "--work-dir")
+    with build_lock(work):  # one build per work folder; the second says who holds it
+        check_manifest(work, output, build_manifest("interleaved", inputs, config, extra_text_steps))  # continue or refuse
+        web, r, ex = config.web, config.rules, config.executor
 
-    # corpus-wide rules: collected in one stage, merged here from all tasks, applied in a later stage
-    image_domains = FrequentImageDomains(work, web.download)  # image domains too frequent to hit
-    frequent_images = FrequentImages(work, web.frequent_images)  # images with many near-duplicates
+        # corpus-wide rules: collected in one stage, merged here from all tasks, applied in a later stage
+        image_domains = FrequentImageDomains(work, web.download)  # image domains too frequent to hit
+        frequent_images = FrequentImages(work, web.frequent_images)  # images with many near-duplicates
 
-    # 1. pages → Japanese documents → harmful-word filters → sentences (nothing downloaded yet)
-    extract = run_stage("extract", [
-        *read_japanese_pages(inputs, web),
-        HarmfulContentFilter(config.harmful.kinds, config.harmful.ignore_confused),
-        SplitSentences(config.splitter, merge=config.merge_symbol_only_sentences),
-        SentenceCountFilter(r.min_sentences, r.max_sentences),
-        *(extra_text_steps or []),
-        image_domains.collect_step(),
-        SaveDocuments(work / "extracted"),
-    ], work, ex)
-    image_domains.merge(ex.tasks)
+        # 1. pages → Japanese documents → harmful-word filters → sentences (nothing downloaded yet)
+        extract = run_stage("extract", [
+            *read_japanese_pages(inputs, web),
+            HarmfulContentFilter(config.harmful.kinds, config.harmful.ignore_confused),
+            SplitSentences(config.splitter, merge=config.merge_symbol_only_sentences),
+            SentenceCountFilter(r.min_sentences, r.max_sentences),
+            *(extra_text_steps or []),
+            image_domains.collect_step(),
+            SaveDocuments(work / "extracted"),
+        ], work, ex)
+        image_domains.merge(ex.tasks)
 
-    # 2. download → size / aspect → pHash → near-duplicates within the page
-    download = run_stage("download", [
-        LoadDocuments(work / "extracted"),
-        image_domains.apply_step(),
-        *download_and_check_images(work, web),
-        DedupImagesInDocument(config.dedup_max_distance),
-        frequent_images.collect_step(),
-        SaveDocuments(work / "downloaded"),
-    ], work, ex)
-    frequent_images.merge(ex.tasks)
+        # 2. download → size / aspect → pHash → near-duplicates within the page
+        download = run_stage("download", [
+            LoadDocuments(work / "extracted"),
+            image_domains.apply_step(),
+            *download_and_check_images(work, web),
+            DedupImagesInDocument(config.dedup_max_distance),
+            frequent_images.collect_step(),
+            SaveDocuments(work / "downloaded"),
+        ], work, ex)
+        frequent_images.merge(ex.tasks)
 
-    # 3. frequent images → NSFW → image × sentence similarities → assignment → document rules → shards
-    score = run_stage("score_and_write", [
-        LoadDocuments(work / "downloaded"),
-        frequent_images.apply_step(),
-        *nsfw_steps(config.nsfw),
-        ImageSentenceSimilarity(config.scorer),
-        AssignImages(r),
-        DocumentRules(config.tokenizer, r),
-        WriteShards(output, INTERLEAVED_DOCS, to_interleaved_sample, max_samples=config.shard_max_samples),
-    ], work, ex)
+        # 3. frequent images → NSFW → image × sentence similarities → assignment → document rules → shards
+        score = run_stage("score_and_write", [
+            LoadDocuments(work / "downloaded"),
+            frequent_images.apply_step(),
+            *nsfw_steps(config.nsfw),
+            ImageSentenceSimilarity(config.scorer),
+            AssignImages(r),
+            DocumentRules(config.tokenizer, r),
+            WriteShards(output, INTERLEAVED_DOCS, to_interleaved_sample, max_samples=config.shard_max_samples),
+        ], work, ex)
 
-    funnel = merge_funnels([extract, download, score])
-    return finalize_dataset(output, INTERLEAVED_DOCS, card_info(config), funnel=funnel)
+        funnel = merge_funnels([extract, download, score])
+        return finalize_dataset(output, INTERLEAVED_DOCS, card_info(config), funnel=funnel)

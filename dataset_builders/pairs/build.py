@@ -18,9 +18,11 @@ from typing import Any
 from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.dataset_folder import finalize_dataset
+from dataset_builders.errors import check_writable
 from dataset_builders.pairs.explode import ExplodePairs
 from dataset_builders.pairs.frequency import MAX_ALT_OCCURRENCES, PairFrequency
 from dataset_builders.pairs.sample import pairs_schema, to_pair_sample
+from dataset_builders.pipeline.build_lock import build_lock
 from dataset_builders.pipeline.document_store import LoadDocuments, SaveDocuments
 from dataset_builders.pipeline.frequent_images import FrequentImages
 from dataset_builders.pipeline.image_domains import FrequentImageDomains
@@ -100,56 +102,59 @@ def build_pairs(
     check_models(config.nsfw, {f"scorers.{k}": v for k, v in config.scorers.items()})  # before anything is read
     output = Path(output)
     work = Path(work_dir) if work_dir else default_work_dir(output)
-    check_manifest(work, output, build_manifest("pairs", inputs, config, extra_text_steps))  # continue or refuse
-    web, alt, ex = config.web, config.alt_text, config.executor
+    check_writable(output, "--output")  # before any stage: a read-only output must not fail after scoring
+    check_writable(work, "--work-dir")
+    with build_lock(work):  # one build per work folder; the second says who holds it
+        check_manifest(work, output, build_manifest("pairs", inputs, config, extra_text_steps))  # continue or refuse
+        web, alt, ex = config.web, config.alt_text, config.executor
 
-    # corpus-wide rules: collected in one stage, merged here from all tasks, applied in a later stage
-    image_domains = FrequentImageDomains(work, web.download)  # image domains too frequent to hit
-    pair_frequency = PairFrequency(work, config.max_alt_occurrences)  # frequent alts; one pair per (pHash, alt)
-    frequent_images = FrequentImages(work, web.frequent_images)  # images with many near-duplicates
-    clip_cut = PairCut(work, config.drop_fraction)  # the bottom share of median-weighted CLIP scores
+        # corpus-wide rules: collected in one stage, merged here from all tasks, applied in a later stage
+        image_domains = FrequentImageDomains(work, web.download)  # image domains too frequent to hit
+        pair_frequency = PairFrequency(work, config.max_alt_occurrences)  # frequent alts; one pair per (pHash, alt)
+        frequent_images = FrequentImages(work, web.frequent_images)  # images with many near-duplicates
+        clip_cut = PairCut(work, config.drop_fraction)  # the bottom share of median-weighted CLIP scores
 
-    # 1. pages → Japanese pages → one pair per image with a usable alt text (nothing downloaded yet)
-    extract = run_stage("extract", [
-        *read_japanese_pages(inputs, web),
-        ExplodePairs(),
-        AltTextFilter(alt.min_chars, alt.check_adult, alt.ignore_confused),
-        *(extra_text_steps or []),
-        image_domains.collect_step(),
-        SaveDocuments(work / "extracted"),
-    ], work, ex)
-    image_domains.merge(ex.tasks)
+        # 1. pages → Japanese pages → one pair per image with a usable alt text (nothing downloaded yet)
+        extract = run_stage("extract", [
+            *read_japanese_pages(inputs, web),
+            ExplodePairs(),
+            AltTextFilter(alt.min_chars, alt.check_adult, alt.ignore_confused),
+            *(extra_text_steps or []),
+            image_domains.collect_step(),
+            SaveDocuments(work / "extracted"),
+        ], work, ex)
+        image_domains.merge(ex.tasks)
 
-    # 2. download → size / aspect → pHash
-    download = run_stage("download", [
-        LoadDocuments(work / "extracted"),
-        image_domains.apply_step(),
-        *download_and_check_images(work, web),
-        pair_frequency.collect_step(),
-        frequent_images.collect_step(),
-        SaveDocuments(work / "downloaded"),
-    ], work, ex)
-    pair_frequency.merge(ex.tasks)
-    frequent_images.merge(ex.tasks)
+        # 2. download → size / aspect → pHash
+        download = run_stage("download", [
+            LoadDocuments(work / "extracted"),
+            image_domains.apply_step(),
+            *download_and_check_images(work, web),
+            pair_frequency.collect_step(),
+            frequent_images.collect_step(),
+            SaveDocuments(work / "downloaded"),
+        ], work, ex)
+        pair_frequency.merge(ex.tasks)
+        frequent_images.merge(ex.tasks)
 
-    # 3. corpus-wide drops → NSFW → two CLIP scores per pair (the GPU stage)
-    score = run_stage("score", [
-        LoadDocuments(work / "downloaded"),
-        pair_frequency.apply_step(),
-        frequent_images.apply_step(),
-        *nsfw_steps(config.nsfw),
-        PairScorer(config.scorers),
-        clip_cut.collect_step(),
-        SaveDocuments(work / "scored"),
-    ], work, ex)
-    clip_cut.merge(ex.tasks)
+        # 3. corpus-wide drops → NSFW → two CLIP scores per pair (the GPU stage)
+        score = run_stage("score", [
+            LoadDocuments(work / "downloaded"),
+            pair_frequency.apply_step(),
+            frequent_images.apply_step(),
+            *nsfw_steps(config.nsfw),
+            PairScorer(config.scorers),
+            clip_cut.collect_step(),
+            SaveDocuments(work / "scored"),
+        ], work, ex)
+        clip_cut.merge(ex.tasks)
 
-    # 4. the CLIP cut → WebDataset shards
-    write = run_stage("write", [
-        LoadDocuments(work / "scored"),
-        clip_cut.apply_step(),
-        WriteShards(output, pairs_schema(config.scorers), to_pair_sample, max_samples=config.shard_max_samples),
-    ], work, ex)
+        # 4. the CLIP cut → WebDataset shards
+        write = run_stage("write", [
+            LoadDocuments(work / "scored"),
+            clip_cut.apply_step(),
+            WriteShards(output, pairs_schema(config.scorers), to_pair_sample, max_samples=config.shard_max_samples),
+        ], work, ex)
 
-    funnel = merge_funnels([extract, download, score, write])
-    return finalize_dataset(output, pairs_schema(config.scorers), card_info(config), funnel=funnel)
+        funnel = merge_funnels([extract, download, score, write])
+        return finalize_dataset(output, pairs_schema(config.scorers), card_info(config), funnel=funnel)

@@ -23,7 +23,7 @@ from pathlib import Path
 from datatrove.data import Document, DocumentsPipeline, Media
 from datatrove.pipeline.base import PipelineStep
 
-from dataset_builders.atomic import tmp_path_for
+from dataset_builders.atomic import tmp_path_for, with_path
 
 SUFFIX = ".docs.tar"
 #: Metadata key holding a document's place in the input of a step that reorders documents; the store
@@ -64,19 +64,23 @@ class SaveDocuments(PipelineStep):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = tmp_path_for(path)
         used: set[int] = set()
-        with tarfile.open(tmp, "w") as tf:
-            for i, doc in enumerate(data or []):
-                n = doc.metadata.pop(INPUT_POSITION, i)
-                if n in used:
-                    raise RuntimeError(f"{self.name}: two documents at position {n} (document {doc.id}); a step "
-                                       f"that sets metadata[{INPUT_POSITION!r}] must set it on every document")
-                used.add(n)
-                _add(tf, f"{n:08d}.json", json.dumps(document_to_json(doc), ensure_ascii=False).encode("utf-8"))
-                for k, m in enumerate(doc.media):
-                    if m.media_bytes is not None:
-                        _add(tf, f"{n:08d}.{k}.bin", m.media_bytes)
-                self.stat_update("documents")
-                yield doc
+        try:
+            with tarfile.open(tmp, "w") as tf:
+                for i, doc in enumerate(data or []):
+                    n = doc.metadata.pop(INPUT_POSITION, i)
+                    if n in used:
+                        raise RuntimeError(f"{self.name}: two documents at position {n} (document {doc.id}); a step "
+                                           f"that sets metadata[{INPUT_POSITION!r}] must set it on every document")
+                    used.add(n)
+                    _add(tf, f"{n:08d}.json", json.dumps(document_to_json(doc), ensure_ascii=False).encode("utf-8"))
+                    for k, m in enumerate(doc.media):
+                        if m.media_bytes is not None:
+                            _add(tf, f"{n:08d}.{k}.bin", m.media_bytes)
+                    self.stat_update("documents")
+                    yield doc
+        except OSError as e:  # disk full: no partial store stays behind, and the error names it
+            tmp.unlink(missing_ok=True)
+            raise with_path(e, tmp) from e
         os.replace(tmp, path)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from dataset_builders.atomic import atomic_write_json
 from dataset_builders.config import ConfigError
+from dataset_builders.pipeline.build_lock import build_lock
 from dataset_builders.pipeline.inputs import input_files
 from dataset_builders.shard_writer import DATA_DIR, RANK_STATS_DIR
 
@@ -127,15 +128,17 @@ def discard_build(output: str | os.PathLike, work: str | os.PathLike | None = No
     work = Path(work) if work else default_work_dir(output)
     if work.resolve() in (output.resolve(), *output.resolve().parents):
         raise ConfigError(f"--restart would remove {work}, which holds the output {output}; use another --work-dir")
-    if work.exists():
+    if not work.exists() and not output.exists():
+        return
+    with build_lock(work):  # never pull the folders from under a running build
         logger.info("--restart: removing %s", work)
         shutil.rmtree(work)
-    for name in OUTPUT_ENTRIES:
-        entry = output / name
-        if entry.is_dir():
-            shutil.rmtree(entry)
-        elif entry.exists():
-            entry.unlink()
+        for name in OUTPUT_ENTRIES:
+            entry = output / name
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            elif entry.exists():
+                entry.unlink()
 
 
 __all__ = ["MANIFEST", "SettingsChanged", "build_manifest", "changes", "check_manifest", "default_work_dir",

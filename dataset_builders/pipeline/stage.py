@@ -41,12 +41,15 @@ from pathlib import Path
 from typing import Any
 
 import dill
+import multiprocess.util
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
 from datatrove.executor.slurm import SlurmPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 
+from dataset_builders.errors import cannot_write
 from dataset_builders.funnel import Funnel
+from dataset_builders.pipeline.die_with_parent import die_with_parent
 from dataset_builders.pipeline.slurm_time import slurm_time
 from dataset_builders.pipeline.stats_funnel import funnel_from_stats
 
@@ -174,7 +177,7 @@ def build_executor(
     logging_dir = str((Path(work_dir) / "logs" / name).resolve())
     res = executor.resources(name)
     if executor.executor == "local":
-        return LocalPipelineExecutor(
+        return _LocalExecutor(
             pipeline, tasks=executor.tasks, workers=min(res.workers or 1, executor.tasks),
             logging_dir=logging_dir, start_method="fork",
         )
@@ -202,6 +205,16 @@ def build_executor(
     )
 
 
+class _LocalExecutor(LocalPipelineExecutor):
+    """datatrove's local executor whose forked processes (task workers, the queue manager) die with the
+    driver (:func:`die_with_parent`): a killed driver leaves no worker writing into the work folder."""
+
+    def run(self):
+        driver = os.getpid()  # multiprocess runs the hook first thing in every process it forks
+        multiprocess.util.register_after_fork(self, lambda _executor: die_with_parent(driver))
+        return super().run()
+
+
 def _incomplete(dt: PipelineExecutor) -> list[int]:
     """Ranks without datatrove's completion marker, asked of the executor (its own layout, its own check)."""
     return dt.get_incomplete_ranks(skip_completed=True)
@@ -218,13 +231,18 @@ def run_stage(
     res = executor.resources(name)
     logger.info("stage %s on %s: %d task(s), %d to run, %s cpu / %s gpu per task", name, executor.executor,
                 executor.tasks, len(todo), res.cpus_per_task, res.gpus_per_task)
-    if todo:
-        if executor.executor == "slurm":
-            _run_slurm(dt, name, logging_dir, executor.slurm)
-        elif executor.executor == "ray":
-            _run_ray(dt, executor.ray)
-        else:
-            dt.run()
+    try:
+        if todo:
+            if executor.executor == "slurm":
+                _run_slurm(dt, name, logging_dir, executor.slurm)
+            elif executor.executor == "ray":
+                _run_ray(dt, executor.ray)
+            else:
+                dt.run()
+    except OSError as e:  # disk full, read-only: one line naming the file and the fix; anything else is a bug
+        if (err := cannot_write(e)) is None:
+            raise
+        raise err from e
     left = _incomplete(dt)
     if left:
         raise StageIncomplete(
