@@ -26,7 +26,8 @@ def test_release_against_a_silent_endpoint_ends_with_a_clear_error(tmp_path):
         for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):  # the suite is offline;
             env.pop(flag, None)  # this endpoint is a loopback socket
         proc = subprocess.Popen([sys.executable, "-m", "ja_vila.cli", "release", "dataset", str(folder),
-                                 "--repo", "llm-jp/ja-pairs"], cwd=REPO, env=env, start_new_session=True,
+                                 "--repo", "org/ja-pairs", "--license", "cc-by-4.0",
+                                 "--contact", "takedown@example.org"], cwd=REPO, env=env, start_new_session=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             out, err = proc.communicate(timeout=120)
