@@ -156,6 +156,40 @@ def build_instruct_cmd(
              f"budget_exhausted {usage['budget_exhausted']}" if usage else ""))
 
 
+# -- ja-vila quality --labels PAGES.jsonl --root DIR ---------------------------------------------
+@app.command("quality")
+def quality_cmd(
+    labels: Annotated[Path, typer.Option("--labels", help="Labelled pages (JSONL), e.g. realdata/labels/pages.jsonl.")],
+    root: Annotated[Path, typer.Option("--root", help="Folder the labels' `source` paths are relative to.")],
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Config override key.sub=value as in `build` (both builders; "
+                                                        "prefix pairs. or interleaved. for one), e.g. web.image_size.min_side=200.")] = None,
+    pairs_config: Annotated[Path | None, typer.Option("--pairs-config", help="YAML preset for the pairs builder (default: the paper's).")] = None,
+    interleaved_config: Annotated[Path | None, typer.Option("--interleaved-config", help="YAML preset for the interleaved builder (default: the paper's).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the JSON report here (figures + per-page decisions).")] = None,
+) -> None:
+    """Measure extraction on labelled pages: content images, caption-worthy alts, main text, harmful-word drops.
+
+    Runs both builders' own extraction and every rule that decides before download (same code and
+    config keys as `build`), page by page, and compares with the labels.
+    """
+    from dataset_builders.atomic import atomic_write_json
+    from dataset_builders.config import ConfigError
+    from dataset_builders.quality.evaluate import evaluate_labels, format_table, load_quality_configs
+    from dataset_builders.quality.labels import LabelsError
+
+    try:
+        configs = load_quality_configs(pairs_config, interleaved_config, overrides)
+        report = evaluate_labels(labels, root, configs)
+    except (ConfigError, LabelsError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    print(f"{report['pages']} labelled pages ({labels})")
+    print(format_table(report))
+    if out is not None:
+        atomic_write_json(out, report)
+        print(f"report: {out}")
+
+
 # -- ja-vila eval ------------------------------------------------------------------------------
 @app.command("eval")
 def eval_cmd(
