@@ -142,31 +142,46 @@ def run_extract_steps(steps: list[PipelineStep], page: Document) -> StepRun:
     return StepRun(page if docs or page.text else None, docs, dropped_by, item_drops)
 
 
-def _image_counts(page: LabelledPage, urls: list[str]) -> Counter:
+def _image_counts(page: LabelledPage, images: list[tuple[str, int | None]]) -> Counter:
+    """Labels of the chosen images (by URL, else by position) and how many content images were found."""
     c: Counter = Counter()
-    chosen = set(urls)
-    for url in chosen:
-        lab = page.image_label(url)
+    found: set[int] = set()
+    for url, img_index in images:
+        lab = page.image_label(url, img_index)
         c[lab["label"] if lab else "unmatched"] += 1
-    content = {u for im in page.images if im["label"] == "content"
-               for u in [im.get("lazy_resolved_url") or im.get("resolved_url")] if u}
+        if lab is not None:
+            found.add(id(lab))
+    content: dict[str, dict] = {}  # one entry per distinct content URL (a page may show one twice)
+    for im in page.images:
+        url = im.get("lazy_resolved_url") or im.get("resolved_url")
+        if im["label"] == "content" and url:
+            content.setdefault(url, im)
     c["content_total"] = len(content)
     c["content_found"] = sum(
-        1 for im in page.images if im["label"] == "content"
-        and (im.get("lazy_resolved_url") or im.get("resolved_url"))
-        and chosen & {im.get("resolved_url"), im.get("lazy_resolved_url")}
+        1 for url, im in content.items()
+        if any(id(o) in found for o in page.images if o["label"] == "content"
+               and url == (o.get("lazy_resolved_url") or o.get("resolved_url")))
     )
     return c
 
 
-def _alt_label(page: LabelledPage, url: str, alt: str) -> tuple[str, int | None]:
+def _alt_label(page: LabelledPage, url: str, alt: str, img_index: int | None) -> tuple[str, int | None]:
     """The alt label of the labelled image behind a kept pair (same URL, same alt when several)."""
     cands = [(i, im) for i, im in enumerate(page.images)
              if url in (im.get("resolved_url"), im.get("lazy_resolved_url")) and im.get("alt_label")]
     for i, im in cands:
         if normalize_whitespace(im.get("alt") or "") == alt:
             return im["alt_label"], i
-    return (cands[0][1]["alt_label"], cands[0][0]) if cands else ("unmatched", None)
+    if cands:
+        return cands[0][1]["alt_label"], cands[0][0]
+    if img_index is not None and 0 <= img_index < len(page.images) and page.images[img_index].get("alt_label"):
+        return page.images[img_index]["alt_label"], img_index
+    return "unmatched", None
+
+
+def _caption_key(page: LabelledPage, i: int) -> tuple[str, str]:
+    im = page.images[i]
+    return (im.get("lazy_resolved_url") or im.get("resolved_url") or "", normalize_whitespace(im.get("alt") or ""))
 
 
 def evaluate_pages(pages: list[LabelledPage], root: str | os.PathLike, configs: QualityConfigs) -> dict[str, Any]:
@@ -184,20 +199,23 @@ def evaluate_pages(pages: list[LabelledPage], root: str | os.PathLike, configs: 
         inter = run_extract_steps(steps["interleaved"], load_page_document(page, root))
         pairs = run_extract_steps(steps["pairs"], load_page_document(page, root))
         inter_doc = inter.page
-        urls = [m.url for m in inter_doc.media] if inter_doc is not None else []
+        media = inter_doc.media if inter_doc is not None else []
+        urls = [m.url for m in media]
         sentences = list(inter_doc.metadata.get("sentences") or []) if inter_doc is not None else []
-        img += _image_counts(page, urls)
-        kept_alts = [[d.media[0].url, d.text] for d in pairs.items if d is not pairs.page and d.media]
-        good_ids = {i for i, im in enumerate(page.images) if im.get("alt_label") == "good_caption"
-                    and (im.get("resolved_url") or im.get("lazy_resolved_url"))}
-        kept_ids = set()
-        for url, alt in kept_alts:
-            label, idx = _alt_label(page, url, alt)
+        img += _image_counts(page, [(m.url, (m.metadata or {}).get("img_index")) for m in media])
+        pair_docs = [d for d in pairs.items if d is not pairs.page and d.media]
+        kept_alts = [[d.media[0].url, d.text] for d in pair_docs]
+        # good captions: one per distinct (image URL, alt) — a page may show the same figure twice
+        good = {_caption_key(page, i) for i, im in enumerate(page.images)
+                if im.get("alt_label") == "good_caption" and _caption_key(page, i)[0]}
+        kept_keys = set()
+        for d in pair_docs:
+            label, idx = _alt_label(page, d.media[0].url, d.text, (d.media[0].metadata or {}).get("img_index"))
             alt_kept[label] += 1
             if idx is not None:
-                kept_ids.add(idx)
-        good_total += len(good_ids)
-        good_kept += len(good_ids & kept_ids)
+                kept_keys.add(_caption_key(page, idx))
+        good_total += len(good)
+        good_kept += len(good & kept_keys)
         o = bigram_overlap("\n".join(sentences), page.main_text)
         text += o
         page_f1s.append(o.f1)

@@ -37,6 +37,14 @@ from dataset_builders.keys import make_key
 from dataset_builders.web.declared_size import declared_size
 from dataset_builders.web.boilerplate import LineRules, drop_boilerplate_lines, mark_links
 from dataset_builders.web.chrome import ChromeRules, chrome_kind_of, mark_chrome, remove_chrome
+from dataset_builders.web.image_context import (
+    ImageRules,
+    declared_size,
+    is_placeholder,
+    link_texts,
+    size_drop_reason,
+    teaser_link,
+)
 from dataset_builders.web.image_urls import ImageUrlRules, choose_img_url, document_base, resolve_url
 
 logger = logging.getLogger(__name__)
@@ -60,6 +68,10 @@ def clean_attr_text(value: str | None) -> str:
     return _WS_RUN.sub(" ", _CJK_WRAP.sub("", value)).strip()
 
 
+def _clean_link(text: str) -> str:
+    return _WS_RUN.sub(" ", _NONCHAR_RE.sub("", text or "")).strip()
+
+
 def _marker(i: int) -> str:
     return _M_OPEN + "".join(chr(_M_DIGIT0 + int(d, 16)) for d in format(i, "x")) + _M_CLOSE
 
@@ -79,6 +91,7 @@ class ExtractRules:
 
     chrome: ChromeRules = field(default_factory=ChromeRules)
     lines: LineRules = field(default_factory=LineRules)
+    images: ImageRules = field(default_factory=ImageRules)
     #: resiliparse's own main-content detection on top of ours (text density, its class heuristics).
     #: Off by default: on the labelled pages it drops article tables, embedded posts and lists
     #: (main-text F1 0.879 with it, 0.906 without; ``ja-vila quality``).
@@ -87,7 +100,9 @@ class ExtractRules:
 
 #: The rules before issue 15 (resiliparse's main content as it is, no chrome or line rules): the
 #: baseline ``bench/extraction_quality.py`` compares against.
-NO_CONTENT_RULES = ExtractRules(chrome=ChromeRules(enabled=False), lines=LineRules(enabled=False), main_content=True)
+NO_CONTENT_RULES = ExtractRules(
+    chrome=ChromeRules(enabled=False), lines=LineRules(enabled=False), images=ImageRules(enabled=False), main_content=True
+)
 
 
 @dataclass
@@ -141,13 +156,6 @@ def _images_in_order(doc_el: DOMNode) -> list[DOMNode]:
     if len(found) > _WALK_ABOVE:
         return list(_iter_elements(doc_el, "img"))
     return list(found)
-
-
-def _int_attr(v: str | None) -> int | None:
-    if not v:
-        return None
-    m = re.match(r"\s*(\d+)", v)
-    return int(m.group(1)) if m else None
 
 
 def _strip_markers(text: str) -> tuple[str, dict[int, int]]:
@@ -249,6 +257,7 @@ def extract_page(
     # candidates: (marker id, url, alt, src_attr, width, height) — duplicates collapsed by URL
     kept: dict[str, dict] = {}
     has_figure = doc_el.query_selector("figure") is not None
+    page_links: dict[str, str] | None = None
     for i, img in enumerate(_images_in_order(doc_el)):
         attrs = {a: img.getattr(a) for a in img.attrs}
         if chrome:
@@ -263,14 +272,30 @@ def extract_page(
         url = _admit_url(raw, base, rules, dropped)
         if url is None:
             continue
+        width, height = declared_size(attrs)
+        if content.images.enabled:
+            reason = size_drop_reason(width, height, content.images, size_rules)
+            if reason is None and is_placeholder(url, content.images):
+                reason = "placeholder"
+            if reason:
+                dropped[reason] += 1
+                continue
         alt = clean_attr_text(attrs.get("alt"))
         if url in kept:
             dropped["duplicate"] += 1
             if not kept[url]["alt"] and alt:
                 kept[url]["alt"] = alt
             continue
-        width, height = declared_size(attrs)
-        kept[url] = {"mid": i, "alt": alt, "src_attr": how, "img_index": i, "width": width, "height": height}
+        teaser = ""
+        if content.images.enabled:
+            link = img.closest("a[href]")
+            if link is not None:
+                if page_links is None:
+                    page_links = link_texts(html, base)
+                href = resolve_url(link.getattr("href") or "", base)
+                teaser = teaser_link(href, page_url, _clean_link(link.text), page_links, content.images, alt)
+        kept[url] = {"mid": i, "alt": alt, "src_attr": how, "img_index": i, "width": width, "height": height,
+                     "teaser": teaser}
         # place the marker next to the image, or before its outermost <figure> (dropped by resiliparse)
         anchor = img
         if has_figure:
@@ -309,6 +334,9 @@ def extract_page(
             meta["width"] = v["width"]
         if v["height"] is not None:
             meta["height"] = v["height"]
+        if v["teaser"]:
+            meta["teaser"] = True
+            meta["link_text"] = v["teaser"]
         images.append(Media(id=make_key(page_url, url), type=MediaType.IMAGE, url=url, alt=v["alt"], metadata=meta))
     return ExtractedPage(text=text, title=title, lang=lang, images=images, dropped=dropped, dropped_lines=dropped_text)
 

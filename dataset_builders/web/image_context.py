@@ -1,0 +1,188 @@
+"""Which ``<img>`` are worth downloading, decided from the HTML before anything is fetched.
+
+OBELICS decides on an image's *rendered* size before downloading it; pages tell us what they render
+through ``width`` / ``height`` attributes and inline ``style``. Rules (each a named drop reason,
+counted as ``media_dropped_<reason>``):
+
+* ``tracking_pixel`` — a declared side of at most ``max_pixel_side`` px (1×1 beacons, spacers);
+* ``declared_too_small`` / ``declared_bad_aspect`` — the declared size fails the size rule the
+  builder applies after download (``web.image_size``: shorter side ≥ 150, aspect 0.5–2); a single
+  declared side below the minimum is enough. Percentages and ``auto`` declare nothing;
+* ``placeholder`` — the file name says it is a stand-in or a beacon (``noimage.png``, ``spacer.gif``,
+  ``loading.gif``, ``dummy.jpg``, ``blank.png``, ``noscript-image.gif``).
+
+Links: an image inside ``<a href>`` to another HTML page of which the page shows a headline
+(the link's own text, another link to the same address with text, or the image's own alt: ≥
+``teaser_min_chars`` characters with Japanese) is a *teaser* of that page. It is marked ``metadata["teaser"]`` rather than
+dropped here — its alt may still be a good caption for the pairs builder, which judges the alt (and
+drops alts that merely repeat the headline) — and the interleaved builder drops it
+(:class:`ContentImagesOnly`). ``metadata["link_text"]`` keeps the headline for the alt rules.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from dataset_builders.image_checks import SizeRules, check_size
+from dataset_builders.text.chars import count_content_chars, has_japanese
+from dataset_builders.web.image_urls import resolve_url, url_extension
+
+PLACEHOLDER_WORDS = (
+    "noimage", "no_image", "no-image", "nophoto", "no_photo", "no-photo", "noimg", "no_img", "placeholder",
+    "spacer", "blank", "dummy", "transparent", "loading", "loader", "spinner", "lazyload", "1x1", "pixel",
+    "beacon", "tracking", "noscript",
+)
+IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "webp", "bmp", "avif", "svg"})
+
+_LENGTH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:px)?\s*$", re.IGNORECASE)
+_STYLE_SIDE = re.compile(r"(?:^|[;\s])(width|height)\s*:\s*(\d+(?:\.\d+)?)\s*px", re.IGNORECASE)
+_LINK_RE = re.compile(r"<a\b([^>]*)>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
+_HREF_RE = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_TAG_RE = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"\s+")
+_LINK_MARKS = re.compile("[\ufdd0-\ufdef]")
+
+
+@dataclass(frozen=True)
+class ImageRules:
+    """Pre-download image rules (module docstring). Config key ``web.extract.images``."""
+
+    enabled: bool = True
+    declared_size: bool = True
+    max_pixel_side: int = 2
+    placeholder_words: tuple[str, ...] = PLACEHOLDER_WORDS
+    teaser_min_chars: int = 8
+
+
+def _length(value: str | None) -> int | None:
+    if not value:
+        return None
+    m = _LENGTH.match(value)
+    return round(float(m.group(1))) if m else None
+
+
+def declared_size(attrs: dict[str, str | None]) -> tuple[int | None, int | None]:
+    """(width, height) the tag declares in px (``width``/``height`` attributes, else inline ``style``)."""
+    w, h = _length(attrs.get("width")), _length(attrs.get("height"))
+    style = attrs.get("style") or ""
+    if style and (w is None or h is None):
+        for name, value in _STYLE_SIDE.findall(style):
+            v = round(float(value))
+            if name.lower() == "width" and w is None:
+                w = v
+            elif name.lower() == "height" and h is None:
+                h = v
+    return w, h
+
+
+def size_drop_reason(width: int | None, height: int | None, rules: ImageRules, size: SizeRules) -> str | None:
+    """``tracking_pixel`` / ``declared_too_small`` / ``declared_bad_aspect`` from a declared size, else None."""
+    sides = [s for s in (width, height) if s is not None]
+    if not sides or not rules.declared_size:
+        return None
+    if min(sides) <= rules.max_pixel_side:
+        return "tracking_pixel"
+    if min(sides) < size.min_side:
+        return "declared_too_small"
+    if width is not None and height is not None and check_size(width, height, size) == "bad_aspect_ratio":
+        return "declared_bad_aspect"
+    return None
+
+
+def is_placeholder(url: str, rules: ImageRules) -> bool:
+    """True when the URL's file name says the image is a stand-in (``noimage.png``, ``spacer.gif``)."""
+    name = urlsplit(url).path.rsplit("/", 1)[-1].lower()
+    return any(w in name for w in rules.placeholder_words)
+
+
+def _clean_link_text(raw: str) -> str:
+    return _SPACES.sub(" ", htmllib.unescape(_LINK_MARKS.sub("", _TAG_RE.sub(" ", raw)))).strip()
+
+
+def link_texts(html: str, base: str) -> dict[str, str]:
+    """Resolved link address → the longest text any ``<a>`` to it shows (regex over the HTML, no DOM walk)."""
+    out: dict[str, str] = {}
+    for m in _LINK_RE.finditer(html):
+        hm = _HREF_RE.search(m.group(1))
+        if not hm:
+            continue
+        href = resolve_url(htmllib.unescape(next(g for g in hm.groups() if g is not None)), base)
+        if href is None:
+            continue
+        text = _clean_link_text(m.group(2))
+        if len(text) > len(out.get(href, "")):
+            out[href] = text
+    return out
+
+
+def _same_page(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return pa.netloc.lower() == pb.netloc.lower() and pa.path.rstrip("/") == pb.path.rstrip("/")
+
+
+def is_headline(text: str, min_chars: int) -> bool:
+    """A link text that names another page: long enough and Japanese (a product code is not a headline)."""
+    return count_content_chars(text) >= min_chars and has_japanese(text)
+
+
+def teaser_link(
+    href: str | None, page_url: str, own_text: str, page_links: dict[str, str], rules: ImageRules, alt: str = ""
+) -> str:
+    """The headline when an image links to another page that the page (or the image's alt) names in a
+    headline, else ``""``."""
+    if not href or (page_url and _same_page(href, page_url)) or url_extension(href) in IMAGE_EXTENSIONS:
+        return ""
+    for text in (own_text, page_links.get(href, ""), alt):
+        if is_headline(text, rules.teaser_min_chars):
+            return text
+    return ""
+
+
+@dataclass(frozen=True)
+class ContentImageRules:
+    """Which extracted images the interleaved builder keeps (config key ``content_images``)."""
+
+    drop_teasers: bool = True  # images linking to another article whose headline the page shows
+    drop_outside_text: bool = True  # images whose place in the text was removed as boilerplate
+
+
+class ContentImagesOnly(PipelineStep):
+    """Interleaved builder: keep only images that illustrate the article (before any download).
+
+    Drops ``media_dropped_teaser`` (a thumbnail of another page, see :func:`teaser_link`) and
+    ``media_dropped_outside_text`` (its line of the page was removed as boilerplate). Documents
+    always pass; they may end up with no image, which the document rules count later.
+    """
+
+    name = "🖼 content images only"
+    type = "🖼 - IMAGES"
+
+    def __init__(self, rules: ContentImageRules | None = None):
+        super().__init__()
+        self.rules = rules or ContentImageRules()
+
+    def _reason(self, meta: dict) -> str | None:
+        if self.rules.drop_teasers and meta.get("teaser"):
+            return "teaser"
+        if self.rules.drop_outside_text and meta.get("in_main_content") is False:
+            return "outside_text"
+        return None
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for doc in data:
+            kept = []
+            for m in doc.media:
+                reason = self._reason(m.metadata or {})
+                if reason is None:
+                    kept.append(m)
+                else:
+                    self.stat_update(f"media_dropped_{reason}")
+            doc.media = kept
+            self.stat_update("media_kept", value=len(kept))
+            yield doc
