@@ -24,6 +24,9 @@ class ExplodePairs(PipelineStep):
         for page in data or []:
             self.stat_update("total")
             page_url = page.metadata.get("url") or page.id
+            meta = {"source_url": page_url}
+            if page.metadata.get("title"):
+                meta["page_title"] = page.metadata["title"]  # the alt rules compare alts with it
             pairs = []
             origin = page_origin(page.metadata)  # the page's input record, carried into every pair
             for media in page.media:
@@ -35,7 +38,7 @@ class ExplodePairs(PipelineStep):
                 self.stat_update("media_kept")
                 pair_id = make_key(page_url, media.url)
                 media.id = pair_id
-                pairs.append(Document(text=media.alt, id=pair_id, media=[media], metadata={"source_url": page_url, **origin}))
+                pairs.append(Document(text=media.alt, id=pair_id, media=[media], metadata={**meta, **origin}))
             if not pairs:
                 self.stat_update("dropped", "dropped_no_alt_images")
                 continue

@@ -42,6 +42,8 @@ from dataset_builders.web.image_context import (
     declared_size,
     is_placeholder,
     link_texts,
+    page_shows,
+    shown_text_key,
     size_drop_reason,
     teaser_link,
 )
@@ -286,16 +288,16 @@ def extract_page(
             if not kept[url]["alt"] and alt:
                 kept[url]["alt"] = alt
             continue
-        teaser = ""
+        teaser, link_text = False, ""
         if content.images.enabled:
             link = img.closest("a[href]")
             if link is not None:
                 if page_links is None:
                     page_links = link_texts(html, base)
                 href = resolve_url(link.getattr("href") or "", base)
-                teaser = teaser_link(href, page_url, _clean_link(link.text), page_links, content.images, alt)
+                teaser, link_text = teaser_link(href, page_url, _clean_link(link.text), page_links, content.images, alt)
         kept[url] = {"mid": i, "alt": alt, "src_attr": how, "img_index": i, "width": width, "height": height,
-                     "teaser": teaser}
+                     "teaser": teaser, "link_text": link_text}
         # place the marker next to the image, or before its outermost <figure> (dropped by resiliparse)
         anchor = img
         if has_figure:
@@ -314,6 +316,13 @@ def extract_page(
 
     remove_chrome(chrome)
     marked = extract_plain_text(tree, main_content=content.main_content, alt_texts=False, list_bullets=False)
+    if any(v["teaser"] and not v["link_text"] for v in kept.values()):
+        # a thumbnail whose link has no headline of its own (card layouts): the headline is the alt if
+        # the page also shows it as text
+        shown = shown_text_key(marked)
+        for v in kept.values():
+            if v["teaser"] and not v["link_text"] and page_shows(shown, v["alt"]):
+                v["link_text"] = v["alt"]
     if content.lines.enabled:
         marked, dropped_lines = drop_boilerplate_lines(marked, content.lines, title)
         for reason, n in dropped_lines.items():
@@ -336,7 +345,8 @@ def extract_page(
             meta["height"] = v["height"]
         if v["teaser"]:
             meta["teaser"] = True
-            meta["link_text"] = v["teaser"]
+        if v["link_text"]:
+            meta["link_text"] = v["link_text"]
         images.append(Media(id=make_key(page_url, url), type=MediaType.IMAGE, url=url, alt=v["alt"], metadata=meta))
     return ExtractedPage(text=text, title=title, lang=lang, images=images, dropped=dropped, dropped_lines=dropped_text)
 

@@ -13,7 +13,8 @@ counted as ``media_dropped_<reason>``):
 
 Links: an image inside ``<a href>`` to another HTML page of which the page shows a headline
 (the link's own text, another link to the same address with text, or the image's own alt: ≥
-``teaser_min_chars`` characters with Japanese) is a *teaser* of that page. It is marked ``metadata["teaser"]`` rather than
+``teaser_min_chars`` characters with Japanese) is a *teaser* of that page; when the headline is only the alt, the page must
+also show it as text (a card whose title sits outside the link). It is marked ``metadata["teaser"]`` rather than
 dropped here — its alt may still be a good caption for the pairs builder, which judges the alt (and
 drops alts that merely repeat the headline) — and the interleaved builder drops it
 (:class:`ContentImagesOnly`). ``metadata["link_text"]`` keeps the headline for the alt rules.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -133,15 +135,33 @@ def is_headline(text: str, min_chars: int) -> bool:
 
 def teaser_link(
     href: str | None, page_url: str, own_text: str, page_links: dict[str, str], rules: ImageRules, alt: str = ""
-) -> str:
-    """The headline when an image links to another page that the page (or the image's alt) names in a
-    headline, else ``""``."""
+) -> tuple[bool, str]:
+    """(is a teaser, the page's headline for the link) for an image inside a link to ``href``.
+
+    A teaser links to another HTML page that the page names in a headline — the link's own text,
+    another link to the same address, or the image's alt. The headline returned is the page's text
+    only (never the alt), so that the alt rules can ask whether the alt merely repeats it.
+    """
     if not href or (page_url and _same_page(href, page_url)) or url_extension(href) in IMAGE_EXTENSIONS:
-        return ""
-    for text in (own_text, page_links.get(href, ""), alt):
+        return False, ""
+    for text in (own_text, page_links.get(href, "")):
         if is_headline(text, rules.teaser_min_chars):
-            return text
-    return ""
+            return True, text
+    return is_headline(alt, rules.teaser_min_chars), ""
+
+
+_KEY = re.compile(r"[\W_]+")
+
+
+def shown_text_key(text: str) -> str:
+    """The page's text as a search key: markers, whitespace and punctuation removed, NFKC, case folded."""
+    return _KEY.sub("", unicodedata.normalize("NFKC", _LINK_MARKS.sub("", text)).casefold())
+
+
+def page_shows(shown_key: str, alt: str, min_chars: int = 12) -> bool:
+    """True when the page's text (:func:`shown_text_key`) shows the alt's opening words as text too."""
+    key = _KEY.sub("", unicodedata.normalize("NFKC", alt).casefold())[:min_chars]
+    return len(key) >= min(min_chars, 8) and key in shown_key
 
 
 @dataclass(frozen=True)
