@@ -45,7 +45,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from dataset_builders.text.chars import count_content_chars, has_japanese
 from dataset_builders.text.filenames import is_filename_like
-from dataset_builders.text.harmful import HarmfulTextChecker
+from dataset_builders.text.harmful import HarmfulTextChecker, KeywordMatching
 from dataset_builders.text.ui_words import is_generic_image_text, is_navigation_label, normalize_label
 from dataset_builders.text.whitespace import normalize_whitespace
 
@@ -217,8 +217,10 @@ class AltTextFilter(BaseFilter):
         ignore_confused: bool = True,
         exclusion_writer=None,
         caption: CaptionRules = NO_CAPTION_RULES,
+        matching: KeywordMatching | None = None,
     ) -> None:
         super().__init__(exclusion_writer)
+        self.matching = matching or KeywordMatching()
         self.min_chars = min_chars
         self.check_adult = check_adult
         self.ignore_confused = ignore_confused
@@ -227,7 +229,7 @@ class AltTextFilter(BaseFilter):
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if self.check_adult and self._checker is None:
-            self._checker = HarmfulTextChecker(kinds=("adult",), ignore_confused=self.ignore_confused)
+            self._checker = HarmfulTextChecker(("adult",), self.ignore_confused, self.matching)
         text = normalize_alt(doc.text)
         if text != doc.text:
             doc.metadata["alt_raw"] = doc.text
