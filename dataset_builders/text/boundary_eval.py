@@ -165,6 +165,27 @@ def read_gold_dir(text_ja: str | Path) -> dict[str, list[GoldDoc]]:
     }
 
 
+def read_split_cases(path: str | Path) -> list[GoldDoc]:
+    """``ja_sentence_segmenter_split_cases.json``: the cases run with that library's *default* settings
+    (no split inside 「」 or (), newlines split), as expected sentence lists."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    docs = []
+    for c in data["cases"]:
+        if c.get("kwargs") or c.get("extra_positional_args"):
+            continue  # a non-default option: that library's variant, not a reference
+        text = c["text"].replace("\r\n", "\n").replace("\r", "\n")
+        docs.append(GoldDoc(text, tuple(boundaries_from_sentences(text, c["expected"])), "ja_sentence_segmenter"))
+    return docs
+
+
+def read_all_gold(text_ja: str | Path) -> dict[str, list[GoldDoc]]:
+    """Every gold text of ``realdata/text_ja``: :func:`read_gold_dir` plus the default-settings cases of
+    ja_sentence_segmenter."""
+    out = read_gold_dir(text_ja)
+    out["ja_sentence_segmenter"] = read_split_cases(Path(text_ja) / "ja_sentence_segmenter_split_cases.json")
+    return out
+
+
 # ---- real Japanese text without gold (for agreement between splitters) ---------------------------
 
 _BLOCK_TAGS = {

@@ -6,7 +6,9 @@ an emotion mark (``（笑）``, runs of ``…★☆♪``), a face mark (``(^o^)`
 next morpheme is one of a few particles (``と``, ``って``, ``の``, ``に``, ``て``, ``という``,
 ``など``, ``くらいの/です``, ``もあり``, ``ほどでし``: ``すごい！と思った``), a dot between digits
 (``3.5m``, ``３．５``) or between ASCII letters/digits (``test.py``, e-mail addresses), and ``No.1``.
-This module applies the same rules with regexes; the particle rule, which bunkai decides on Janome
+Beyond bunkai, a dot between full-width letters or digits (``ｃｏｎｅｃｏ．ｎｅｔ``, ``Ｇ．Ｗ``), the last
+dot of a letter-dot abbreviation followed directly by text (``Ｇ．Ｗ．に``) and a dot right before a
+digit (``打率.450``) are not boundaries. This module applies the same rules with regexes; the particle rule, which bunkai decides on Janome
 tokens, is approximated on characters (a particle followed by a non-hiragana character, or by a
 hiragana from a short list, and not the start of a common adverb such as とても/ところ).
 
@@ -53,7 +55,8 @@ _LINEBREAK = re.compile(r"[\n\s]*\n[\n\s]*")
 _URL = re.compile(r"(?:https?|ftp)://[!-~]+|www\.[!-~]+|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+", re.ASCII)
 
 _NUMERIC = re.compile(r"[〇一二三四五六七八九十百千万億兆京\d]")
-_MAIL_CHAR = re.compile(r"[a-zA-Z0-9]")
+_MAIL_CHAR = re.compile(r"[a-zA-Z0-9ａ-ｚＡ-Ｚ０-９]")  # full-width too: ｃｏｎｅｃｏ．ｎｅｔ is one word
+_LETTER = re.compile(r"[a-zA-Zａ-ｚＡ-Ｚ]")
 _NUMBER_WORD = re.compile(r"[nNｎＮ][oOｏＯ]")
 _DIGIT = re.compile(r"\d")
 _BRACKET_EVENT = re.compile("[「『（(【」』）)】\n]")
@@ -120,7 +123,7 @@ class FastSplitter(Splitter):
         self.split_in_brackets = split_in_brackets
         self.protect_urls = protect_urls
         closing = "[" + re.escape(CLOSING) + "]*" if attach_closing else ""
-        self._basic = re.compile(f"[{PUNCTUATIONS}]+{closing}\\s*")
+        self._basic = re.compile(f"(?:[{PUNCTUATIONS}]+{closing})+\\s*" if attach_closing else f"[{PUNCTUATIONS}]+\\s*")
         self._emotion = re.compile(f"(?:{_EMOTION.pattern}){closing}\\s*") if attach_closing else _EMOTION
 
     def __repr__(self) -> str:
@@ -156,7 +159,19 @@ class FastSplitter(Splitter):
             if _NUMERIC.match(prev) and _NUMERIC.match(nxt):
                 return True  # 3.5m, ３．５
             if _MAIL_CHAR.match(prev) and _MAIL_CHAR.match(nxt):
-                return True  # test.py, a.b@example.com
+                return True  # test.py, a.b@example.com, ｃｏｎｅｃｏ．ｎｅｔ, Ｇ．Ｗ
+            if end - start == 1 and _DIGIT.match(nxt) and not nxt.isspace():
+                return True  # 打率.450: a dot right before a digit opens a decimal
+            if (
+                end - start == 1
+                and _LETTER.match(prev)
+                and start >= 3
+                and text[start - 2] in ".．"
+                and _LETTER.match(text[start - 3])
+                and not _LETTER.match(text[start - 4 : start - 3] or " ")
+                and not nxt.isspace()
+            ):
+                return True  # the last dot of Ｇ．Ｗ．, U.S. when the text goes on without a space
             if (
                 end - start == 1
                 and end < n

@@ -1,6 +1,7 @@
 """Datatrove step: split each document into sentences (interleaved builder, issue 5 step 1).
 
-Stores the sentence list in ``doc.metadata["sentences"]`` and leaves ``doc.text`` unchanged.
+Stores the sentence list in ``doc.metadata["sentences"]`` and leaves ``doc.text`` unchanged. A code
+block the extractor marked (``doc.metadata["code_spans"]``) is one sentence, never cut.
 Sentences are cut by the chosen splitter, the paper's merge rule joins symbol-only sentences to
 their predecessor, and each sentence is stripped (empty ones dropped). Counts ``documents``,
 ``sentences``, ``merged_sentences`` and ``split_failed`` (a document whose splitting raised is
@@ -22,12 +23,27 @@ logger = logging.getLogger(__name__)
 SENTENCES_KEY = "sentences"
 
 
-def split_sentences(text: str, splitter: Splitter, merge: bool = True) -> tuple[list[str], int]:
-    """(sentences, number of spans merged away) — the step's work on one text."""
-    spans = splitter.spans(text)
+def split_sentences(
+    text: str, splitter: Splitter, merge: bool = True, whole: list[tuple[int, int]] | None = None
+) -> tuple[list[str], int]:
+    """(sentences, number of spans merged away) — the step's work on one text.
+
+    ``whole``: (start, end) ranges that stay one sentence each (code blocks): no boundary inside,
+    one at each edge.
+    """
+    spans = _keep_whole(text, splitter.spans(text), whole) if whole else splitter.spans(text)
     merged = merge_spans(text, spans) if merge else spans
     sentences = [s for a, b in merged if (s := text[a:b].strip())]
     return sentences, len(spans) - len(merged)
+
+
+def _keep_whole(text: str, spans: list[tuple[int, int]], whole: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    cuts = {b for _, b in spans[:-1]}
+    for a, b in whole:
+        cuts = {c for c in cuts if not a < c < b}
+        cuts.update(c for c in (a, b) if 0 < c < len(text))
+    edges = [0, *sorted(cuts), len(text)]
+    return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
 
 
 class SplitSentences(PipelineStep):
@@ -61,7 +77,8 @@ class SplitSentences(PipelineStep):
             self.stat_update("documents")
             with self.track_time():
                 try:
-                    sentences, merged = split_sentences(doc.text, self.splitter, self.merge)
+                    whole = [tuple(s) for s in doc.metadata.get("code_spans") or []]
+                    sentences, merged = split_sentences(doc.text, self.splitter, self.merge, whole)
                 except Exception as e:  # one bad document must not stop the run
                     logger.warning("sentence splitting failed for %s: %r", doc.id, e)
                     self.stat_update("split_failed")

@@ -14,7 +14,8 @@ on the extracted lines, each with a named reason (counted as ``lines_dropped_<re
 * ``credit_line`` — photo credits (``Image: …``, ``IMAGE COURTESY OF …``, ``Source: …``);
 * ``ui_label`` — a line that is only a button or menu label (「閉じる」「印刷」「Page Top」).
 
-A line that repeats the page title is never dropped (titles are often links to the page itself).
+A line that repeats the page title is never dropped (titles are often links to the page itself),
+nor is a line of a code block (``<pre>``, marked by the extractor: kept or dropped whole).
 Image markers in a dropped line go with it: an image inside a teaser line is not article content.
 """
 
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from dataset_builders.text.ui_words import AD_LABEL, is_navigation_label, is_related_heading, normalize_label
 
 LINK_OPEN, LINK_CLOSE = "\ufdd4", "\ufdd5"
+CODE_OPEN, CODE_CLOSE = "\ufdd6", "\ufdd7"  # around a <pre> block: its lines are one unit, never judged alone
+_CODE_BLOCK = re.compile("\ufdd6[^\ufdd7]*\ufdd7?")
 _A_OPEN = re.compile(r"<a\b[^>]*>", re.IGNORECASE)
 _A_CLOSE = re.compile(r"</a\s*>", re.IGNORECASE)
 _MARKS = re.compile("[\ufdd0-\ufdef]")
@@ -73,6 +76,7 @@ class _Line:
     visible: str
     chars: int
     link_chars: int
+    code: bool = False
 
     @property
     def link_share(self) -> float:
@@ -80,19 +84,29 @@ class _Line:
 
 
 def _lines(text: str) -> list[_Line]:
-    out, in_link = [], False
+    out, in_link, in_code = [], False, False
     for raw in text.split("\n"):
         chars = link = 0
+        code = in_code
         for ch in raw:
             if ch == LINK_OPEN:
                 in_link = True
             elif ch == LINK_CLOSE:
                 in_link = False
+            elif ch == CODE_OPEN:
+                in_code = code = True
+            elif ch == CODE_CLOSE:
+                in_code = False
             elif ch.isalnum():  # letters, digits, kana, kanji: separators do not dilute a link list
                 chars += 1
                 link += in_link
-        out.append(_Line(raw, _MARKS.sub("", raw).strip(), chars, link))
+        out.append(_Line(raw, _MARKS.sub("", raw).strip(), chars, link, code))
     return out
+
+
+def drop_code_blocks(text: str) -> tuple[str, int]:
+    """``text`` without its marked code blocks, and how many there were."""
+    return _CODE_BLOCK.subn("", text)
 
 
 def _is_filler(line: _Line) -> bool:
@@ -117,7 +131,10 @@ def line_reasons(text: str, rules: LineRules, title: str = "") -> list[str | Non
     if not rules.enabled:
         return reasons
     title_key = _SPACE.sub("", title)
-    linky = [ln.chars > 0 and ln.link_share >= rules.max_link_share and not _is_title(ln, title_key) for ln in lines]
+    linky = [
+        ln.chars > 0 and not ln.code and ln.link_share >= rules.max_link_share and not _is_title(ln, title_key)
+        for ln in lines
+    ]
     # link lists: runs of link lines; blank lines, marker-only lines and short non-prose lines between
     # them (dates, categories under each teaser headline) do not break a run and go with it
     i, n = 0, len(lines)
@@ -142,7 +159,7 @@ def line_reasons(text: str, rules: LineRules, title: str = "") -> list[str | Non
         i = last + 1
     in_related = False
     for k, ln in enumerate(lines):
-        if ln.chars == 0:
+        if ln.chars == 0 or ln.code:
             continue
         v = ln.visible
         if rules.related_sections:
@@ -173,7 +190,8 @@ def line_reasons(text: str, rules: LineRules, title: str = "") -> list[str | Non
 def drop_boilerplate_lines(text: str, rules: LineRules, title: str = "") -> tuple[str, Counter]:
     """``text`` without its boilerplate lines, and the number of lines dropped per reason.
 
-    Link markers are removed from the result; image markers of kept lines stay where they were.
+    Link markers are removed from the result; image and code markers of kept lines stay where they
+    were (lines of a code block are never dropped one by one).
     """
     reasons = line_reasons(text, rules, title)
     kept, dropped = [], Counter()

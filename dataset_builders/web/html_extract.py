@@ -35,7 +35,14 @@ from resiliparse.parse.html import DOMNode, HTMLTree, NodeType
 from dataset_builders.image_checks import MMC4_RULES, SizeRules
 from dataset_builders.keys import make_key
 from dataset_builders.web.declared_size import declared_size
-from dataset_builders.web.boilerplate import LineRules, drop_boilerplate_lines, mark_links
+from dataset_builders.web.boilerplate import (
+    CODE_CLOSE,
+    CODE_OPEN,
+    LineRules,
+    drop_boilerplate_lines,
+    drop_code_blocks,
+    mark_links,
+)
 from dataset_builders.web.chrome import ChromeRules, chrome_kind_of, mark_chrome, remove_chrome
 from dataset_builders.web.image_context import (
     ImageRules,
@@ -54,6 +61,7 @@ logger = logging.getLogger(__name__)
 # Markers: U+FDD0 <hex digits as U+FDE0..U+FDEF> U+FDD1 — Unicode noncharacters, never real text.
 _M_OPEN, _M_CLOSE, _M_DIGIT0 = "\ufdd0", "\ufdd1", 0xFDE0
 _MARKER_RE = re.compile("\ufdd0([\ufde0-\ufdef]+)\ufdd1")
+_ANY_MARKER_RE = re.compile("\ufdd0([\ufde0-\ufdef]+)\ufdd1|\ufdd6|\ufdd7")
 _NONCHAR_RE = re.compile("[\ufdd0-\ufdef]")
 _NONCHAR_LINK_RE = re.compile("[\ufdd4\ufdd5]")
 _SPACES = re.compile(r"[ \t\u3000]*\n")
@@ -86,6 +94,9 @@ class ExtractError(ValueError):
     """The HTML could not be parsed."""
 
 
+CODE_BLOCK_CHOICES = ("keep", "drop", "split")
+
+
 @dataclass(frozen=True)
 class ExtractRules:
     """What counts as the article on a page: DOM chrome (:mod:`.chrome`) and boilerplate lines
@@ -94,16 +105,24 @@ class ExtractRules:
     chrome: ChromeRules = field(default_factory=ChromeRules)
     lines: LineRules = field(default_factory=LineRules)
     images: ImageRules = field(default_factory=ImageRules)
+    #: ``<pre>`` blocks: ``keep`` (one unit: the sentence splitter never cuts inside), ``drop`` (removed
+    #: whole, counted ``lines_dropped_code_block``) or ``split`` (plain text, as before).
+    code_blocks: str = "keep"
     #: resiliparse's own main-content detection on top of ours (text density, its class heuristics).
     #: Off by default: on the labelled pages it drops article tables, embedded posts and lists
     #: (main-text F1 0.879 with it, 0.906 without; ``ja-vila quality``).
     main_content: bool = False
 
+    def __post_init__(self) -> None:
+        if self.code_blocks not in CODE_BLOCK_CHOICES:
+            raise ValueError(f"web.extract.code_blocks: {self.code_blocks!r}; choose one of {CODE_BLOCK_CHOICES}")
+
 
 #: The rules before issue 15 (resiliparse's main content as it is, no chrome or line rules): the
 #: baseline ``bench/extraction_quality.py`` compares against.
 NO_CONTENT_RULES = ExtractRules(
-    chrome=ChromeRules(enabled=False), lines=LineRules(enabled=False), images=ImageRules(enabled=False), main_content=True
+    chrome=ChromeRules(enabled=False), lines=LineRules(enabled=False), images=ImageRules(enabled=False),
+    code_blocks="split", main_content=True,
 )
 
 
@@ -115,6 +134,7 @@ class ExtractedPage:
     images: list[Media]
     dropped: Counter = field(default_factory=Counter)  # dropped image reasons on this page
     dropped_lines: Counter = field(default_factory=Counter)  # boilerplate lines removed, by reason
+    code_spans: list[tuple[int, int]] = field(default_factory=list)  # (start, end) of each code block in text
 
 
 #: Above this many <img>, walk the DOM instead of indexing resiliparse's node list (each index re-runs
@@ -160,31 +180,65 @@ def _images_in_order(doc_el: DOMNode) -> list[DOMNode]:
     return list(found)
 
 
-def _strip_markers(text: str) -> tuple[str, dict[int, int]]:
-    """Remove markers from ``text`` and tidy the blank lines they leave; return offsets per marker id."""
+def _strip_markers(text: str) -> tuple[str, dict[int, int], list[tuple[int, int]]]:
+    """Remove markers from ``text`` and tidy the blank lines they leave; return offsets per image
+    marker id and the (start, end) of every code block."""
     out: list[str] = []
     size = 0
     offsets: dict[int, int] = {}
-    parts = _MARKER_RE.split(text)
-    for i, part in enumerate(parts):
-        if i % 2:  # a marker id
-            offsets.setdefault(_marker_id(part), size)
-            continue
+    code: list[tuple[int, int]] = []
+    code_open: int | None = None
+    pos = 0
+
+    def append(part: str) -> None:
+        nonlocal size
         if not part:
-            continue
-        if (not out or out[-1].endswith("\n")) and part.startswith(("\n", " ")):
+            return
+        if (not out or out[-1].endswith("\n")) and part.startswith(("\n", " ")) and code_open is None:
             part = part.lstrip("\n ")
         elif out and out[-1].endswith(" ") and part.startswith(" "):
             part = part[1:]
         if part:
             out.append(part)
             size += len(part)
+
+    for m in _ANY_MARKER_RE.finditer(text):
+        append(text[pos : m.start()])
+        pos = m.end()
+        if m.group(1):
+            offsets.setdefault(_marker_id(m.group(1)), size)
+        elif m.group(0) == CODE_OPEN:
+            code_open = size
+        elif code_open is not None:
+            code.append((code_open, size))
+            code_open = None
+    append(text[pos:])
     joined = "".join(out)
     stripped = joined.rstrip()
     lead = len(stripped) - len(stripped.lstrip())
     stripped = stripped.lstrip()
     n = len(stripped)
-    return stripped, {k: min(max(v - lead, 0), n) for k, v in offsets.items()}
+
+    def clip(v: int) -> int:
+        return min(max(v - lead, 0), n)
+
+    spans = [(clip(a), clip(b)) for a, b in code if clip(b) > clip(a)]
+    return stripped, {k: clip(v) for k, v in offsets.items()}, spans
+
+
+def _mark_code_blocks(tree: HTMLTree, doc_el: DOMNode) -> None:
+    """Put CODE_OPEN / CODE_CLOSE inside every outermost ``<pre>`` so the block can be found in the text."""
+    pres = doc_el.query_selector_all("pre")
+    for pre in [pres[i] for i in range(len(pres))]:
+        if pre.parent is not None and pre.parent.closest("pre") is not None:
+            continue
+        first = pre.first_child
+        opener = tree.create_text_node(CODE_OPEN)
+        if first is not None:
+            pre.insert_before(opener, first)
+        else:
+            pre.append_child(opener)
+        pre.append_child(tree.create_text_node(CODE_CLOSE))
 
 
 def _snap_forward(text: str, offset: int) -> int:
@@ -197,7 +251,7 @@ def _snap_forward(text: str, offset: int) -> int:
 
 def _align_lost(main_text: str, full_marked: str, lost: set[int]) -> dict[int, int]:
     """Offsets in ``main_text`` for markers that exist only in the full-page extraction."""
-    full_text, full_offsets = _strip_markers(full_marked)
+    full_text, full_offsets, _ = _strip_markers(full_marked)
     # (position in full text where a main paragraph ends, offset in main text where it ends)
     anchors: list[tuple[int, int]] = []
     cursor, pos = 0, 0
@@ -315,6 +369,8 @@ def extract_page(
                 parent.insert_before(marker, anchor)
 
     remove_chrome(chrome)
+    if content.code_blocks in ("keep", "drop"):
+        _mark_code_blocks(tree, doc_el)
     marked = extract_plain_text(tree, main_content=content.main_content, alt_texts=False, list_bullets=False)
     if any(v["teaser"] and not v["link_text"] for v in kept.values()):
         # a thumbnail whose link has no headline of its own (card layouts): the headline is the alt if
@@ -327,7 +383,11 @@ def extract_page(
         marked, dropped_lines = drop_boilerplate_lines(marked, content.lines, title)
         for reason, n in dropped_lines.items():
             dropped_text[reason] += n
-    text, offsets = _strip_markers(marked)
+    if content.code_blocks == "drop":
+        marked, n_code = drop_code_blocks(marked)
+        if n_code:
+            dropped_text["code_block"] += n_code
+    text, offsets, code_spans = _strip_markers(marked)
     lost = {v["mid"] for v in kept.values()} - offsets.keys()
     aligned = {}
     if lost and text:
@@ -348,7 +408,8 @@ def extract_page(
         if v["link_text"]:
             meta["link_text"] = v["link_text"]
         images.append(Media(id=make_key(page_url, url), type=MediaType.IMAGE, url=url, alt=v["alt"], metadata=meta))
-    return ExtractedPage(text=text, title=title, lang=lang, images=images, dropped=dropped, dropped_lines=dropped_text)
+    return ExtractedPage(text=text, title=title, lang=lang, images=images, dropped=dropped, dropped_lines=dropped_text,
+                         code_spans=code_spans)
 
 
 def filter_media(doc_url: str, media: list[Media], rules: ImageUrlRules) -> tuple[list[Media], Counter]:
@@ -416,6 +477,8 @@ class HtmlExtractor(PipelineStep):
                 return None
             doc.text = page.text
             doc.media = page.images
+            if page.code_spans:
+                doc.metadata["code_spans"] = [list(span) for span in page.code_spans]
             if page.title:
                 doc.metadata.setdefault("title", page.title)
             if page.lang:
