@@ -46,7 +46,8 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from dataset_builders.text.chars import count_content_chars, has_japanese
 from dataset_builders.text.filenames import is_filename_like
 from dataset_builders.text.harmful import HarmfulTextChecker, KeywordMatching
-from dataset_builders.text.ui_words import is_generic_image_text, is_navigation_label, normalize_label
+from dataset_builders.text.ui_words import COPYRIGHT_AD as COPYRIGHT_AD_TEXT
+from dataset_builders.text.ui_words import is_generic_image_text, is_navigation_label
 from dataset_builders.text.whitespace import normalize_whitespace
 
 DEFAULT_MIN_CHARS = 2
@@ -70,18 +71,9 @@ _GENERIC_SUFFIX = re.compile(
     re.IGNORECASE,
 )
 _GENERIC_PREFIX = re.compile(r"^[\[［(（【〔](?:画像|写真|イメージ)[\]］)）】〕]\s*")
-_NAV_ENDING = re.compile(
-    r"(?:へ|へ戻る|に戻る|を見る|をみる|を読む|はこちら|こちら|一覧|申し込み|申込み|申込|お問い合わせ|お問合せ|問い合わせ"
-    r"|ダウンロード|会員登録|購入する|購読|ログイン|で開く|を開く|を表示)$"
-)
 _HEADLINE_TAG = re.compile(
     r"^[【\[［](?:特集|連載|速報|pr|広告|独占|動画|新着|ニュース|レビュー|インタビュー|注目|話題|限定|キャンペーン|セール"
     r"|告知|お知らせ|イベント|コラム|まとめ)[^】\]］]{0,12}[】\]］]",
-    re.IGNORECASE,
-)
-_COPYRIGHT_AD = re.compile(
-    r"©|\(c\)\s*\d|copyright|all rights reserved|無断転載|著作権|クリエイティブ・?コモンズ|creative commons|ライセンス$"
-    r"|license$|^広告|広告掲載|スポンサー|^\[?pr\]?[\s:：]|【pr】",
     re.IGNORECASE,
 )
 _KEY = re.compile(r"[\W_]+")
@@ -129,10 +121,7 @@ def rule_caption(
     """The caption rules on a normalised alt (see the module docstring); None keeps it."""
     if rules.generic and is_generic_image_text(text):
         return GENERIC
-    if rules.navigation and (
-        is_navigation_label(text)
-        or (len(normalize_label(text)) <= rules.max_navigation_chars and _NAV_ENDING.search(normalize_label(text)))
-    ):
+    if rules.navigation and is_navigation_label(text, rules.max_navigation_chars):
         return NAVIGATION
     if rules.teaser and (
         (link_text and repeats(text, link_text, rules.min_repeat_chars)) or _HEADLINE_TAG.match(text)
@@ -140,7 +129,7 @@ def rule_caption(
         return TEASER
     if rules.page_title and page_title and repeats(text, page_title, rules.min_repeat_chars):
         return PAGE_TITLE
-    if rules.copyright_ad and _COPYRIGHT_AD.search(text):
+    if rules.copyright_ad and COPYRIGHT_AD_TEXT.search(text):
         return COPYRIGHT_AD
     return None
 

@@ -42,8 +42,22 @@ NAVIGATION_WORDS = frozenset({
     "企業情報", "ニュース", "news", "お知らせ", "ブログ", "blog", "カテゴリ", "カテゴリー", "category", "タグ", "tag",
     "tags", "アーカイブ", "archive", "本文へ", "本文へスキップ", "メインコンテンツへスキップ", "skip to main content",
     "skip to content", "skip navigation", "facebook", "twitter", "line", "instagram", "youtube", "pocket", "note",
-    "hatena", "google+", "linkedin", "pinterest", "x",
+    "hatena", "google+", "linkedin", "pinterest", "x", "コンテンツへスキップ", "本文へ移動", "メインコンテンツへ移動",
+    "メニューをとばして、記事の本文エリアへ", "メニューをとばして本文へ", "comments are closed", "コメントは受け付けていません",
+    "記事をもっと見る",
 })
+
+#: How a button or menu entry ends (「…へ」「…はこちら」「…の購読申し込み」): counts on short texts only.
+UI_ENDING = re.compile(
+    r"(?:へ|へ戻る|に戻る|を見る|をみる|を読む|はこちら|こちら|一覧|申し込み|申込み|申込|お問い合わせ|お問合せ|問い合わせ"
+    r"|ダウンロード|会員登録|購入する|購読|ログイン|で開く|を開く|を表示|スキップ)$"
+)
+#: Copyright and licence lines, ad labels.
+COPYRIGHT_AD = re.compile(
+    r"©|\(c\)\s*\d|copyright|all rights reserved|無断転載|著作権|クリエイティブ・?コモンズ|creative commons|ライセンス$"
+    r"|license$|^広告|広告掲載|スポンサー|^\[?pr\]?[\s:：]|【pr】",
+    re.IGNORECASE,
+)
 
 #: Headings of "more articles" boxes (a line that is only this ends the article body's flow).
 RELATED_HEADINGS = re.compile(
@@ -78,9 +92,11 @@ def is_generic_image_text(text: str) -> bool:
     return normalize_label(text) in GENERIC_IMAGE_WORDS
 
 
-def is_navigation_label(text: str) -> bool:
-    """True for button / menu labels (「TOPへ戻る」「閉じる」「製品詳細へ」)."""
-    return normalize_label(text) in NAVIGATION_WORDS
+def is_navigation_label(text: str, max_ending_chars: int = 0) -> bool:
+    """True for button / menu labels (「TOPへ戻る」「閉じる」「製品詳細へ」); with ``max_ending_chars``,
+    also for texts that short ending like one (「広報関連のお問い合わせ」)."""
+    t = normalize_label(text)
+    return t in NAVIGATION_WORDS or (0 < len(t) <= max_ending_chars and UI_ENDING.search(t) is not None)
 
 
 _BRACKETS = re.compile(r"[\[\]【】「」『』()（）〈〉《》<>≪≫・■□◆◇●○▼▽▶►★☆→\-–—|｜:：]+")

@@ -12,7 +12,9 @@ on the extracted lines, each with a named reason (counted as ``lines_dropped_<re
 * ``consent_notice`` — cookie / consent banners (a line naming cookies together with consent words);
 * ``byline`` — a short line with a date *and* a time (「ZDNet Japan Staff 2019年04月28日 08時00分」);
 * ``credit_line`` — photo credits (``Image: …``, ``IMAGE COURTESY OF …``, ``Source: …``);
-* ``ui_label`` — a line that is only a button or menu label (「閉じる」「印刷」「Page Top」).
+* ``ui_label`` — a line that is only a button or menu label (「閉じる」「印刷」「Page Top」), or a short
+  line ending like one (「JNSA主催セミナー一覧へ>>」「コンテンツへスキップ」);
+* ``copyright`` — a short copyright, licence or ad-label line (「Copyright ©」「All Rights Reserved.」).
 
 A line that repeats the page title is never dropped (titles are often links to the page itself),
 nor is a line of a code block (``<pre>``, marked by the extractor: kept or dropped whole).
@@ -25,7 +27,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from dataset_builders.text.ui_words import AD_LABEL, is_navigation_label, is_related_heading, normalize_label
+from dataset_builders.text.ui_words import (
+    AD_LABEL,
+    COPYRIGHT_AD,
+    is_navigation_label,
+    is_related_heading,
+    normalize_label,
+)
 
 LINK_OPEN, LINK_CLOSE = "\ufdd4", "\ufdd5"
 CODE_OPEN, CODE_CLOSE = "\ufdd6", "\ufdd7"  # around a <pre> block: its lines are one unit, never judged alone
@@ -68,6 +76,7 @@ class LineRules:
     bylines: bool = True
     credit_lines: bool = True
     ui_labels: bool = True
+    copyright_lines: bool = True
 
 
 @dataclass
@@ -182,8 +191,10 @@ def line_reasons(text: str, rules: LineRules, title: str = "") -> list[str | Non
             reasons[k] = "byline"
         elif rules.credit_lines and _CREDIT.match(v):
             reasons[k] = "credit_line"
-        elif rules.ui_labels and ln.chars <= 20 and is_navigation_label(v):
+        elif rules.ui_labels and ln.chars <= 20 and is_navigation_label(v, 15 if not _SENTENCE_END.search(v) else 0):
             reasons[k] = "ui_label"
+        elif rules.copyright_lines and ln.chars <= 60 and COPYRIGHT_AD.search(v) and not _SENTENCE_END.search(v[-1:]):
+            reasons[k] = "copyright"
     return reasons
 
 
