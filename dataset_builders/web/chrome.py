@@ -19,20 +19,22 @@ Never chrome: ``<article>``, ``<main>``, ``<body>``, an element with ``itemprop=
 element that contains one of them (a layout wrapper that happens to be called ``side-main``).
 
 How it runs (resiliparse's DOM is fast in C but slow to walk from Python): the class and id values
-are read from the HTML with one regex, the chrome ones become one CSS selector, and lexbor finds the
-elements; each found element gets ``data-jv-chrome="<kind>"`` so that an image can ask
-``closest("[data-jv-chrome]")`` and the text extraction can remove whole chrome subtrees.
+are read from the HTML with one regex and a tag whose name is chrome gets ``data-jv-kind="<kind>"``
+(:func:`mark_chrome_names`), so one short CSS selector finds every candidate and lexbor does the
+walking — ``closest(selector)`` from an image, ``query_selector(selector)`` to remove whole chrome
+subtrees before the text is extracted (:class:`PageChrome`).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
-from resiliparse.parse.html import DOMNode, HTMLTree
+from resiliparse.parse.html import DOMNode, HTMLTree, NodeType
 
-ATTR = "data-jv-chrome"
 _KEEP = "data-jv-keep"
+KIND_ATTR = "data-jv-kind"
 
 #: Tags that are chrome wherever they are.
 CHROME_TAGS: dict[str, str] = {"nav": "nav", "aside": "sidebar", "menu": "nav", "footer": "footer"}
@@ -59,6 +61,7 @@ CHROME_WORDS: dict[str, tuple[str, ...]] = {
 #: Words that only count as the last token of a name (``tag-economy`` is a label, ``post-tags`` a box).
 TAIL_ONLY = frozenset({"tag", "category"})
 
+_NAMED_TAG_RE = re.compile(r"<[a-zA-Z][a-zA-Z0-9-]*\s[^>]*?\b(?:class|id)\s*=[^>]*>")
 _NAME_RE = re.compile(r"""\s(class|id)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
 _SPLIT_RE = re.compile(r"[^a-zA-Z]+|(?<=[a-z])(?=[A-Z])")
 _PROTECTED = "article, main, body, [itemprop=articleBody]"
@@ -82,6 +85,7 @@ class ChromeRules:
     outer_header: bool = True  # <header> / role=banner outside <article> and <main> is chrome
     hidden: bool = True  # elements a reader does not see (hidden attribute, display:none, aria-hidden)
     _lookup: dict = field(init=False, repr=False, compare=False)
+    _names: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         lookup = {}
@@ -89,42 +93,47 @@ class ChromeRules:
             for w in words:
                 lookup.setdefault(str(w).lower(), kind)
         object.__setattr__(self, "_lookup", lookup)
+        object.__setattr__(self, "_names", {})  # name → kind, filled as pages are read
 
     def name_kind(self, name: str) -> str | None:
         """The chrome kind of one class name or id (its first chrome token), or None."""
+        if name in self._names:
+            return self._names[name]
         tokens = name_tokens(name)
+        kind = None
         for i, t in enumerate(tokens):
-            kind = self._lookup.get(t)
-            if kind and (t not in TAIL_ONLY or i == len(tokens) - 1):
-                return kind
-        return None
+            k = self._lookup.get(t)
+            if k and (t not in TAIL_ONLY or i == len(tokens) - 1):
+                kind = k
+                break
+        if len(self._names) < 100_000:  # bounded: class names repeat across a site's pages
+            self._names[name] = kind
+        return kind
 
 
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def mark_chrome_names(html: str, rules: ChromeRules) -> str:
+    """``html`` with ``data-jv-kind="<kind>"`` added to every start tag whose class or id names chrome.
 
+    One regex pass over the HTML (kinds cached per name): the DOM selector then needs one attribute
+    test instead of one alternative per class name, which keeps ``closest`` and ``query_selector``
+    fast on pages with hundreds of class names.
+    """
+    if not rules.enabled:
+        return html
 
-def chrome_selector(html: str, rules: ChromeRules) -> tuple[str, dict[tuple[str, str], str]]:
-    """One CSS selector for every chrome candidate of ``html`` and the kind of each class/id name."""
-    kinds: dict[tuple[str, str], str] = {}
-    seen: set[tuple[str, str]] = set()
-    for m in _NAME_RE.finditer(html):
-        attr = m.group(1).lower()
-        value = m.group(2) if m.group(2) is not None else m.group(3) if m.group(3) is not None else m.group(4)
-        names = value.split() if attr == "class" else [value.strip()]
-        for name in names:
-            key = (attr, name)
-            if not name or key in seen:
-                continue
-            seen.add(key)
-            kind = rules.name_kind(name)
-            if kind:
-                kinds[key] = kind
-    parts = [*CHROME_TAGS, "header", *(f"[role={r}]" for r in CHROME_ROLES)]
-    if rules.hidden:
-        parts += list(HIDDEN_SELECTORS)
-    parts += [f"[class~={_quote(n)}]" if a == "class" else f"[id={_quote(n)}]" for a, n in kinds]
-    return ", ".join(f"{p}:not([{_KEEP}]):not([{ATTR}]):not([{ATTR}] *)" for p in parts), kinds
+    def tag(m: re.Match) -> str:
+        text = m.group(0)
+        for nm in _NAME_RE.finditer(text):
+            attr = nm.group(1).lower()
+            value = nm.group(2) if nm.group(2) is not None else nm.group(3) if nm.group(3) is not None else nm.group(4)
+            for name in value.split() if attr == "class" else [value.strip()]:
+                kind = rules.name_kind(name) if name else None
+                if kind:
+                    end = -2 if text.endswith("/>") else -1
+                    return f'{text[:end]} {KIND_ATTR}="{kind}"{text[end:]}'
+        return text
+
+    return _NAMED_TAG_RE.sub(tag, html)
 
 
 def _is_hidden(el: DOMNode) -> bool:
@@ -134,7 +143,7 @@ def _is_hidden(el: DOMNode) -> bool:
     return "display:none" in style or "visibility:hidden" in style
 
 
-def _element_kind(el: DOMNode, kinds: dict[tuple[str, str], str], rules: ChromeRules) -> str | None:
+def _element_kind(el: DOMNode, rules: ChromeRules) -> str | None:
     tag = el.tag
     if rules.hidden and _is_hidden(el):
         return "hidden"
@@ -148,51 +157,74 @@ def _element_kind(el: DOMNode, kinds: dict[tuple[str, str], str], rules: ChromeR
         return kind
     if tag == "header":
         return "header" if rules.outer_header else None
-    for name in (el.getattr("class") or "").split():
-        if ("class", name) in kinds:
-            return kinds[("class", name)]
-    el_id = (el.getattr("id") or "").strip()
-    return kinds.get(("id", el_id)) if el_id else None
+    return el.getattr(KIND_ATTR) or None
 
 
-def mark_chrome(tree: HTMLTree, html: str, rules: ChromeRules) -> list[tuple[DOMNode, str]]:
-    """Mark every outermost chrome element with ``data-jv-chrome=<kind>``; return them in page order.
+class PageChrome:
+    """The chrome of one parsed page (its HTML went through :func:`mark_chrome_names`): which element an
+    image sits in, and removing it all.
 
-    Chrome inside chrome is not visited (the outer element is removed whole).
+    Usage: ``chrome = PageChrome(tree, rules)``; ``chrome.kind_of(img)`` for each image (before
+    anything is removed); then ``chrome.remove()`` before the text is extracted.
     """
-    body = tree.body
-    if body is None or not rules.enabled:
-        return []
-    selector, kinds = chrome_selector(html, rules)
-    found: list[tuple[DOMNode, str]] = []
-    # every query returns the first unmarked candidate in document order (C-level search) outside the
-    # elements already marked: one query per outermost candidate
-    for _ in range(10_000):  # a deadline for the loop: no page has that many chrome elements
-        el = body.query_selector(selector)
-        if el is None:
-            break
-        kind = _element_kind(el, kinds, rules)
-        protected = (
+
+    def __init__(self, tree: HTMLTree, rules: ChromeRules):
+        self.tree, self.rules = tree, rules
+        self.enabled = rules.enabled and tree.body is not None
+        parts = [*CHROME_TAGS, "header", *(f"[role={r}]" for r in CHROME_ROLES), f"[{KIND_ATTR}]"]
+        if rules.hidden:
+            parts += list(HIDDEN_SELECTORS)
+        self.selector = ", ".join(parts)
+        self._verdicts: dict[DOMNode, str | None] = {}
+
+    def _verdict(self, el: DOMNode) -> str | None:
+        """The element's chrome kind, or None when it is not chrome (or protected)."""
+        if el in self._verdicts:
+            return self._verdicts[el]
+        kind = _element_kind(el, self.rules)
+        if kind is not None and (
             el.tag in ("article", "main", "body")
             or el.getattr("itemprop") == "articleBody"
             or (kind == "header" and el.parent is not None and el.parent.closest("article, main") is not None)
             or el.query_selector(_PROTECTED) is not None
-        )
-        if kind is None or protected:
-            el.setattr(_KEEP, "1")
-            continue
-        el.setattr(ATTR, kind)
-        found.append((el, kind))
-    return found
+        ):
+            kind = None
+        self._verdicts[el] = kind
+        return kind
 
+    def kind_of(self, node: DOMNode) -> str | None:
+        """The kind of the nearest chrome element ``node`` sits in, or None (C-level ``closest`` walks)."""
+        if not self.enabled:
+            return None
+        el = node.closest(self.selector)
+        for _ in range(1000):  # a deadline: no page nests chrome candidates that deep
+            if el is None:
+                return None
+            kind = self._verdict(el)
+            if kind is not None:
+                return kind
+            parent = el.parent
+            el = parent.closest(self.selector) if parent is not None and parent.type == NodeType.ELEMENT else None
+        return None
 
-def chrome_kind_of(node: DOMNode) -> str | None:
-    """The kind of the chrome element ``node`` sits in (after :func:`mark_chrome`), or None."""
-    el = node.closest(f"[{ATTR}]")
-    return el.getattr(ATTR) if el is not None else None
-
-
-def remove_chrome(found: list[tuple[DOMNode, str]]) -> None:
-    """Remove the marked elements (outermost only, so no removed node is touched twice)."""
-    for el, _ in found:
-        el.decompose()
+    def remove(self) -> Counter:
+        """Remove every outermost chrome element; return how many of each kind."""
+        removed: Counter = Counter()
+        body = self.tree.body
+        if not self.enabled or body is None:
+            return removed
+        query = ", ".join(f"{p}:not([{_KEEP}])" for p in self.selector.split(", "))
+        # each query is one C-level search for the first candidate left; a removed element takes its
+        # nested candidates with it, a rejected one is marked and skipped: one query per outermost candidate
+        for _ in range(10_000):  # a deadline: no page has that many chrome elements
+            el = body.query_selector(query)
+            if el is None:
+                break
+            kind = self._verdict(el)
+            if kind is None:
+                el.setattr(_KEEP, "1")
+                continue
+            removed[kind] += 1
+            self._verdicts.pop(el, None)
+            el.decompose()
+        return removed

@@ -43,12 +43,12 @@ from dataset_builders.web.boilerplate import (
     drop_code_blocks,
     mark_links,
 )
-from dataset_builders.web.chrome import ChromeRules, chrome_kind_of, mark_chrome, remove_chrome
+from dataset_builders.web.chrome import ChromeRules, PageChrome, mark_chrome_names
 from dataset_builders.web.image_context import (
     ImageRules,
+    PageLinks,
     declared_size,
     is_placeholder,
-    link_texts,
     page_shows,
     shown_text_key,
     size_drop_reason,
@@ -294,6 +294,8 @@ def extract_page(
         html = _NONCHAR_RE.sub("", html)
     if content.lines.enabled:
         html = mark_links(html)
+    if content.chrome.enabled:
+        html = mark_chrome_names(html, content.chrome)
     try:
         tree = HTMLTree.parse(html)
     except Exception as e:  # lexbor raises its own exception types
@@ -309,15 +311,15 @@ def extract_page(
 
     dropped: Counter = Counter()
     dropped_text: Counter = Counter()
-    chrome = mark_chrome(tree, html, content.chrome)
+    chrome = PageChrome(tree, content.chrome)
     # candidates: (marker id, url, alt, src_attr, width, height) — duplicates collapsed by URL
     kept: dict[str, dict] = {}
     has_figure = doc_el.query_selector("figure") is not None
-    page_links: dict[str, str] | None = None
+    page_links: PageLinks | None = None
     for i, img in enumerate(_images_in_order(doc_el)):
         attrs = {a: img.getattr(a) for a in img.attrs}
-        if chrome:
-            kind = chrome_kind_of(img)
+        if chrome.enabled:
+            kind = chrome.kind_of(img)
             if kind is not None:
                 dropped[f"chrome_{kind}"] += 1
                 continue
@@ -347,9 +349,12 @@ def extract_page(
             link = img.closest("a[href]")
             if link is not None:
                 if page_links is None:
-                    page_links = link_texts(html, base)
-                href = resolve_url(link.getattr("href") or "", base)
-                teaser, link_text = teaser_link(href, page_url, _clean_link(link.text), page_links, content.images, alt)
+                    page_links = PageLinks(html)
+                raw_href = link.getattr("href") or ""
+                href = resolve_url(raw_href, base)
+                teaser, link_text = teaser_link(
+                    href, page_url, _clean_link(link.text), page_links, content.images, alt, raw_href
+                )
         kept[url] = {"mid": i, "alt": alt, "src_attr": how, "img_index": i, "width": width, "height": height,
                      "teaser": teaser, "link_text": link_text}
         # place the marker next to the image, or before its outermost <figure> (dropped by resiliparse)
@@ -368,7 +373,7 @@ def extract_page(
             else:
                 parent.insert_before(marker, anchor)
 
-    remove_chrome(chrome)
+    chrome.remove()
     if content.code_blocks in ("keep", "drop"):
         _mark_code_blocks(tree, doc_el)
     marked = extract_plain_text(tree, main_content=content.main_content, alt_texts=False, list_bullets=False)

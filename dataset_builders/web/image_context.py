@@ -33,7 +33,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.image_checks import SizeRules, check_size
 from dataset_builders.text.chars import count_content_chars, has_japanese
-from dataset_builders.web.image_urls import resolve_url, url_extension
+from dataset_builders.web.image_urls import url_extension
 
 PLACEHOLDER_WORDS = (
     "noimage", "no_image", "no-image", "nophoto", "no_photo", "no-photo", "noimg", "no_img", "placeholder",
@@ -107,20 +107,21 @@ def _clean_link_text(raw: str) -> str:
     return _SPACES.sub(" ", htmllib.unescape(_LINK_MARKS.sub("", _TAG_RE.sub(" ", raw)))).strip()
 
 
-def link_texts(html: str, base: str) -> dict[str, str]:
-    """Resolved link address → the longest text any ``<a>`` to it shows (regex over the HTML, no DOM walk)."""
-    out: dict[str, str] = {}
-    for m in _LINK_RE.finditer(html):
-        hm = _HREF_RE.search(m.group(1))
-        if not hm:
-            continue
-        href = resolve_url(htmllib.unescape(next(g for g in hm.groups() if g is not None)), base)
-        if href is None:
-            continue
-        text = _clean_link_text(m.group(2))
-        if len(text) > len(out.get(href, "")):
-            out[href] = text
-    return out
+class PageLinks:
+    """``href`` as written → the longest text any ``<a>`` with it shows (one regex over the HTML, no DOM
+    walk; texts cleaned only when asked for)."""
+
+    def __init__(self, html: str):
+        self._raw: dict[str, list[str]] = {}
+        for m in _LINK_RE.finditer(html):
+            hm = _HREF_RE.search(m.group(1))
+            if hm:
+                href = htmllib.unescape(next(g for g in hm.groups() if g is not None)).strip()
+                self._raw.setdefault(href, []).append(m.group(2))
+
+    def text(self, href: str) -> str:
+        texts = [_clean_link_text(raw) for raw in self._raw.get((href or "").strip(), ())]
+        return max(texts, key=len, default="")
 
 
 def _same_page(a: str, b: str) -> bool:
@@ -134,7 +135,8 @@ def is_headline(text: str, min_chars: int) -> bool:
 
 
 def teaser_link(
-    href: str | None, page_url: str, own_text: str, page_links: dict[str, str], rules: ImageRules, alt: str = ""
+    href: str | None, page_url: str, own_text: str, page_links: PageLinks, rules: ImageRules, alt: str = "",
+    raw_href: str = "",
 ) -> tuple[bool, str]:
     """(is a teaser, the page's headline for the link) for an image inside a link to ``href``.
 
@@ -144,7 +146,7 @@ def teaser_link(
     """
     if not href or (page_url and _same_page(href, page_url)) or url_extension(href) in IMAGE_EXTENSIONS:
         return False, ""
-    for text in (own_text, page_links.get(href, "")):
+    for text in (own_text, page_links.text(raw_href)):
         if is_headline(text, rules.teaser_min_chars):
             return True, text
     return is_headline(alt, rules.teaser_min_chars), ""
