@@ -77,8 +77,9 @@ def test_mini_crawl_round_trips_every_document_and_image(tmp_path):
     sjis = next(d for d in extracted if d.metadata["encoding"] == "cp932")
     assert "青春18きっぷ" in sjis.text
     es = {k: v.total for k, v in ex.stats.stats.items()}
-    assert es["media_dropped_url_word"] == 2 * len(extracted)  # site logo + share button on every page
-    assert es["media_dropped_data_uri"] == len(extracted)  # the footer pixel
+    # page chrome goes before any URL rule: the site logo (header), the share button, the footer pixel
+    assert es["media_dropped_chrome_header"] == es["media_dropped_chrome_share"] == len(extracted)
+    assert es["media_dropped_chrome_footer"] == len(extracted)
 
 
 def test_mini_crawl_images_are_served_by_the_loopback_server(tmp_path):
@@ -106,4 +107,4 @@ def test_mini_crawl_images_are_served_by_the_loopback_server(tmp_path):
                 assert declared == img.size, url
                 n_declared += 1
         assert n_declared > 20
-        assert server.hits["/img/summer_campaign_banner.jpg"] == 1
+        assert server.hits["/img/summer_campaign.jpg"] == 1

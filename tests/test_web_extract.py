@@ -26,6 +26,8 @@ from dataset_builders.web import (
     kana_ratio,
     largest_srcset_candidate,
 )
+from dataset_builders.web.chrome import ChromeRules
+from dataset_builders.web.html_extract import ExtractRules
 
 PAGE = "https://example.jp/blog/2024/post.html"
 
@@ -48,20 +50,21 @@ def _extract_file(path: Path, url: str):
 def test_real_japanese_pages_give_japanese_text_and_images(realdata):
     pages = [p for p in _pages_meta(realdata) if p["file"].startswith("html/ja/")]
     assert len(pages) == 29
-    with_ja_alt = 0
+    with_images = with_ja_alt = 0
     for p in pages:
         page = _extract_file(realdata / p["file"], p["url"])
-        assert len(page.text) > 200, p["file"]
+        assert len(page.text) > 60, p["file"]  # phpspot's article is two sentences (92 characters)
         assert is_japanese(page.text), (p["file"], japanese_ratio(page.text), kana_ratio(page.text))
         assert "\ufffd" not in page.text, p["file"]
-        if p["img_tags"]:
-            assert page.images, p["file"]
+        with_images += bool(page.images)
         for m in page.images:
             assert m.url.startswith(("http://", "https://")) and m.type == MediaType.IMAGE
             assert not re.search(r"logo|button|icon|plugin|widget", m.url.split("/", 3)[-1].lower())
         with_ja_alt += any(is_japanese(m.alt, min_kana_ratio=0) for m in page.images)
-    # the 9 others carry alt text only on logos/icons/svg (dropped by MMC4's rules) or none at all
-    assert with_ja_alt >= 20
+    # page chrome (menus, share bars, ads, related lists) goes before download: a record page whose
+    # only images are chrome keeps none (jvndb); the article pages keep their figures
+    assert with_images >= 24
+    assert with_ja_alt >= 14
 
 
 def test_real_page_image_counts_match_source_and_meta(realdata):
@@ -86,11 +89,12 @@ def test_readability_pages_match_gold_main_text(realdata):
             s = re.sub(r"\s+", "", s)
             return {s[i:i + 2] for i in range(len(s) - 1)}
 
-        g = bigrams(gold)
+        # Readability's expected output keeps the site's link lists ("きょうの…"); ours drops them, so
+        # the comparison is on Readability's longest paragraph: the article itself
+        g = bigrams(max(gold.split("\n"), key=len))
         recall = len(bigrams(page.text) & g) / len(g)
         assert recall > 0.95, (name, recall)
         assert is_japanese(page.text)
-        assert any(is_japanese(m.alt, min_kana_ratio=0) for m in page.images), name
 
 
 def test_non_japanese_pages_are_dropped_as_not_japanese(realdata):
@@ -148,14 +152,17 @@ def test_clueweb_eucjp_warc_decodes_to_japanese(realdata):
     assert first.metadata["title"].startswith("ブラウニー ブリーフケース【ヘッドポーター HEADPORTER")
     for d in kept:
         assert "\ufffd" not in d.text and is_japanese(d.text)
-        assert any(is_japanese(m.alt, min_kana_ratio=0) for m in d.media)
-    assert sum(len(d.media) for d in kept) > 400
+    # shop pages: the product photos stay, menus / banners / small thumbnails go, each with a reason
+    assert sum(len(d.media) for d in kept) > 150
+    stats = _stats(_)
+    assert stats["media_dropped_chrome_nav"] > 100 and stats["media_dropped_declared_too_small"] > 100
 
 
 def test_cc_main_warc_is_all_not_japanese(realdata):
     reader, _, jfilter, extracted, kept = _warc_pipeline(realdata, "resiliparse_warcfile_cc-main-2020-34.warc.gz")
     assert _stats(reader)["html_documents"] == 16
-    assert kept == [] and _stats(jfilter)["dropped_not_japanese"] == 16
+    ex = _stats(_)
+    assert kept == [] and _stats(jfilter)["dropped_not_japanese"] + ex.get("dropped_empty_text", 0) == 16
     encodings = {d.metadata["encoding"] for d in extracted}
     assert {"gb18030", "cp1251"} <= encodings
 
@@ -246,13 +253,13 @@ def test_mmc4_url_words_are_dropped_but_not_in_host():
 def test_extension_rule_and_no_extension_choice():
     html = _page('<img src="a.gif"><img src="b.webp"><img src="c.svg"><img src="d.png?x=1.gif">'
                  '<img src="/photo/12345"><img src="/img.php?id=3"><img src="e.jpeg">')
-    page = extract_page(html, PAGE)
-    assert [m.url.rsplit("/", 1)[1] for m in page.images] == ["d.png?x=1.gif", "12345", "e.jpeg"]
-    assert page.dropped == {"bad_extension": 4}
-    strict = ImageUrlRules(allow_no_extension=False)
+    page = extract_page(html, PAGE)  # GIF and WebP kept by default (measured), SVG and .php out
+    assert [m.url.rsplit("/", 1)[1] for m in page.images] == ["a.gif", "b.webp", "d.png?x=1.gif", "12345", "e.jpeg"]
+    assert page.dropped == {"bad_extension": 2}
+    mmc4 = ImageUrlRules(extensions=("png", "jpg", "jpeg"))
+    assert [u.rsplit("/", 1)[1] for u in _urls(html, mmc4)] == ["d.png?x=1.gif", "12345", "e.jpeg"]
+    strict = ImageUrlRules(extensions=("png", "jpg", "jpeg"), allow_no_extension=False)
     assert [u.rsplit("/", 1)[1] for u in _urls(html, strict)] == ["d.png?x=1.gif", "e.jpeg"]
-    webp_ok = ImageUrlRules(extensions=("png", "jpg", "jpeg", "webp"))
-    assert "https://example.jp/blog/2024/b.webp" in _urls(html, webp_ok)
 
 
 def test_duplicates_collapse_to_first_position_with_first_nonempty_alt():
@@ -269,7 +276,8 @@ def test_images_are_placed_relative_to_text():
                  '<figure><img src="one.jpg" alt="一"><figcaption>図</figcaption></figure>'
                  '<p>二番目の段落です。犬も好きです。</p><p><img src="two.jpg" alt="二"></p><p>最後の段落です。</p>',
                  ) .replace("</article>", '</article><footer class="site-footer"><img src="foot.jpg"></footer>')
-    page = extract_page(html, PAGE)
+    # resiliparse's main content without our chrome rules: the footer image is kept, outside the text
+    page = extract_page(html, PAGE, content=ExtractRules(chrome=ChromeRules(enabled=False), main_content=True))
     one, two, foot = page.images
     assert page.text[:one.metadata["text_offset"]].rstrip().endswith("猫が好きです。")
     assert page.text[two.metadata["text_offset"]:].startswith("最後の段落です。")

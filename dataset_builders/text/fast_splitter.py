@@ -232,8 +232,16 @@ class FastSplitter(Splitter):
         return keep
 
 
+class QuoteAwareSplitter(FastSplitter):
+    """``"fast_quote"``: closing brackets attached, no boundary inside 「」『』（）()【】 unless the bracket
+    closes the sentence (「行こう。」次に → a cut after 」)."""
+
+    name = "fast_quote"
+
+    def __init__(self, attach_closing: bool = True, split_in_brackets: bool = False, **kwargs) -> None:
+        super().__init__(attach_closing=attach_closing, split_in_brackets=split_in_brackets, **kwargs)
+
+
 def quote_aware_splitter(**kwargs) -> FastSplitter:
-    """``"fast_quote"``: closing brackets attached, no boundary inside 「」『』（）()【】."""
-    kwargs.setdefault("attach_closing", True)
-    kwargs.setdefault("split_in_brackets", False)
-    return FastSplitter(**kwargs)
+    """The ``"fast_quote"`` splitter (kept for callers of the function form)."""
+    return QuoteAwareSplitter(**kwargs)

@@ -83,7 +83,7 @@ class Splitter(ABC):
 _REGISTRY: dict[str, str | Callable[..., Splitter]] = {
     "bunkai": "dataset_builders.text.bunkai_splitter:BunkaiSplitter",
     "fast": "dataset_builders.text.fast_splitter:FastSplitter",
-    "fast_quote": "dataset_builders.text.fast_splitter:quote_aware_splitter",
+    "fast_quote": "dataset_builders.text.fast_splitter:QuoteAwareSplitter",
 }
 
 
