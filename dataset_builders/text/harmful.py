@@ -205,7 +205,7 @@ class HarmfulContentFilter(BaseFilter):
     through :class:`~dataset_builders.text.alt_text.AltTextFilter`.
     """
 
-    name = "☣️ harmful content (HojiChar lists)"
+    name = "☣️ harmful content (HojiChar)"
 
     def __init__(
         self,
