@@ -86,7 +86,10 @@ def card_info(config: InterleavedConfig) -> DatasetCardInfo:
         repo_id=config.repo_id,
         thresholds={
             "Japanese page": f"kana+kanji share ≥ {config.web.japanese.min_japanese_ratio}, kana share ≥ {config.web.japanese.min_kana_ratio}",
-            "harmful documents": f"HojiChar {', '.join(config.harmful.kinds)} word lists, any hit drops (ignore_confused={config.harmful.ignore_confused})",
+            "page": "page chrome (nav/header/footer/aside/menu, share, author, ad, related, hidden) and boilerplate lines (link lists, related/PR sections, consent notices, bylines, credits) removed before the text is split; code blocks kept whole",
+            "images before download": "declared size below the size rule, tracking pixels, placeholders, teasers of other pages and images whose line was boilerplate dropped; png/jpg/gif/webp",
+            "harmful documents": f"HojiChar {', '.join(config.harmful.kinds)} word lists: ASCII words whole, one-kanji words outside words, short words only next to a strong hit, ≥ {config.harmful.matching.min_hits} hits and ≥ {config.harmful.matching.min_hits_per_1000_chars} per 1,000 characters (ignore_confused={config.harmful.ignore_confused})",
+            "Japanese quality": f"hiragana share ≥ {config.quality.min_hiragana_share}, mean sentence {config.quality.min_mean_sentence_chars:g}–{config.quality.max_mean_sentence_chars:g} characters, no sentence over {config.quality.max_sentence_chars}, ≤ {config.quality.max_duplicate_sentence_share:.0%} repeated sentences",
             "sentences": f"{config.splitter} splitter; sentences without digit, Latin letter or Japanese character merged into the previous one",
             "image size": f"shorter side ≥ {config.web.image_size.min_side}px, aspect {config.web.image_size.min_aspect}–{config.web.image_size.max_aspect}",
             "duplicates": f"pHash Hamming ≤ {config.dedup_max_distance} within a page (largest kept); images with ≥ {config.web.frequent_images.min_duplicates} near-duplicates in samples of {config.web.frequent_images.sample_size} removed",

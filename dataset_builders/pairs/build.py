@@ -76,7 +76,8 @@ def card_info(config: PairsConfig) -> DatasetCardInfo:
         repo_id=config.repo_id,
         thresholds={
             "Japanese page": f"kana+kanji share ≥ {web.japanese.min_japanese_ratio}, kana share ≥ {web.japanese.min_kana_ratio}",
-            "alt text": f"whitespace stripped and collapsed; needs hiragana, katakana or kanji; ≥ {alt.min_chars} content characters; no file-name-like text; HojiChar adult words dropped (ignore_confused={alt.ignore_confused})",
+            "alt text": f"whitespace stripped and collapsed, a trailing 「 画像」-style label cut; needs hiragana, katakana or kanji; ≥ {alt.min_chars} content characters; no file-name-like text; no generic, navigation, teaser-headline, page-title or copyright/ad text; HojiChar adult words (ASCII whole words, short words only next to a strong hit) dropped (ignore_confused={alt.ignore_confused})",
+            "images before download": "page chrome (nav/header/footer/aside/menu, share, author, ad, related, hidden), declared size below the size rule, tracking pixels and placeholders dropped; png/jpg/gif/webp",
             "frequency": f"alt texts occurring ≥ {config.max_alt_occurrences} times dropped; one pair per (image pHash, alt text), smallest key kept",
             "image size": f"shorter side ≥ {web.image_size.min_side}px, aspect {web.image_size.min_aspect}–{web.image_size.max_aspect}; stored with longest side ≤ {web.download.max_side}px",
             "frequent images": f"images with ≥ {web.frequent_images.min_duplicates} near-duplicates (pHash Hamming ≤ {web.frequent_images.max_distance}) in samples of {web.frequent_images.sample_size} removed",
