@@ -299,3 +299,21 @@ def test_media_helpers_are_plain_media():
     m = Media(id="x", type=MediaType.IMAGE, url="https://x.jp/a.jpg", metadata={"in_main_content": False})
     out = list(ContentImagesOnly().run([Document(text="t", id="d", media=[m])]))[0]
     assert out.media == []
+
+
+def test_funnel_shows_boilerplate_lines_by_reason(tmp_path):
+    import json as _json
+
+    from dataset_builders.pipeline.stats_funnel import funnel_from_stats
+    from dataset_builders.web.html_extract import HtmlExtractor
+
+    html = page("<article>" + PROSE + "<p>関連記事</p><p><a href='/a'>別の記事の見出しその一</a></p>"
+                "<p><a href='/b'>別の記事の見出しその二</a></p></article><nav><img src='/menu.jpg'></nav>")
+    step = HtmlExtractor()
+    list(step.run([Document(text=html, id="d", metadata={"url": PAGE, "content_format": "html"})]))
+    stats = {k: v.total for k, v in step.stats.stats.items()}
+    (tmp_path / "00000.json").write_text(_json.dumps([{"name": step.name, "stats": stats}]), encoding="utf-8")
+    stages = {s.name: s for s in funnel_from_stats(tmp_path).stages}
+    lines = stages[f"{step.name} (lines)"]
+    assert lines.dropped == {"related_section": 3} and lines.input == lines.kept + 3 and lines.kept >= 1
+    assert stages[f"{step.name} (images)"].dropped == {"chrome_nav": 1}

@@ -9,6 +9,8 @@ Counter conventions of our steps (datatrove's filters already follow the first):
   per record dropped ``skipped_<reason>``, ``bad_<reason>`` or ``record_error``; per file
   ``truncated`` or ``file_error`` (what was read before the fault is kept). They become the first
   stages: ``<reader> (files)`` (input files, by fault) and ``<reader>`` (records in, documents out).
+- lines of extracted text (the extractor's boilerplate rules): ``lines_dropped_<reason>`` and
+  ``lines_kept``, the same way.
 
 Stats are read from the stage's ``<logging_dir>/stats/<rank>.json`` — one file per task, written when the task
 completes — rather than the executor's merged ``stats.json``, which only covers the tasks that ran
@@ -75,16 +77,18 @@ def funnel_from_stats(stats_dir: str | os.PathLike) -> Funnel:
                 unexplained = _count(stats.get("dropped", 0)) - s.n_dropped
                 if unexplained > 0:
                     s.dropped["unspecified"] += unexplained
-            media_drops = {k.removeprefix("media_dropped_"): _count(v) for k, v in stats.items() if k.startswith("media_dropped_")}
-            if "media_kept" in stats or "media_total" in stats or media_drops:
-                m = task.stage(f"{name} (images)")
-                m.dropped.update(media_drops)
-                if "media_kept" in stats or "media_total" not in stats:  # drops only: nothing was kept
-                    m.kept = _count(stats.get("media_kept", 0))
-                    m.input = m.kept + m.n_dropped
-                else:
-                    m.input = _count(stats.get("media_total", 0))
-                    m.kept = m.input - m.n_dropped
+            for unit, label in (("media", "images"), ("lines", "lines")):
+                drops = {k.removeprefix(f"{unit}_dropped_"): _count(v) for k, v in stats.items()
+                         if k.startswith(f"{unit}_dropped_")}
+                if f"{unit}_kept" in stats or f"{unit}_total" in stats or drops:
+                    m = task.stage(f"{name} ({label})")
+                    m.dropped.update(drops)
+                    if f"{unit}_kept" in stats or f"{unit}_total" not in stats:  # drops only: nothing was kept
+                        m.kept = _count(stats.get(f"{unit}_kept", 0))
+                        m.input = m.kept + m.n_dropped
+                    else:
+                        m.input = _count(stats.get(f"{unit}_total", 0))
+                        m.kept = m.input - m.n_dropped
             funnel = funnel + task
     return funnel
 

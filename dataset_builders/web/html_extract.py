@@ -450,7 +450,8 @@ class HtmlExtractor(PipelineStep):
     Documents that already hold plain text (corpus JSONL ``text`` records) keep their text; their
     images go through the same URL rules. Per-image drops are counted as ``media_dropped_<reason>``;
     documents are dropped and counted as ``dropped_extract_error`` (unparseable HTML or an unexpected
-    error, logged with the document id) or ``dropped_empty_text``. ``media_kept`` counts images kept.
+    error, logged with the document id) or ``dropped_empty_text``. ``media_kept`` counts images kept;
+    boilerplate lines removed are ``lines_dropped_<reason>`` and the lines kept ``lines_kept``.
     """
 
     name = "🖼 HTML → text + images"
@@ -494,6 +495,7 @@ class HtmlExtractor(PipelineStep):
             dropped = page.dropped
             for reason, n in page.dropped_lines.items():
                 self.stat_update(f"lines_dropped_{reason}", value=n)
+            self.stat_update("lines_kept", value=sum(1 for line in page.text.split("\n") if line.strip()))
         else:
             doc.media, dropped = filter_media(url, list(doc.media), self.rules)
         for reason, n in dropped.items():
