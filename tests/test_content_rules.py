@@ -17,7 +17,7 @@ from dataset_builders.text.splitter import get_splitter
 from dataset_builders.web.boilerplate import LineRules, drop_boilerplate_lines, line_reasons
 from dataset_builders.web.chrome import ChromeRules
 from dataset_builders.web.html_extract import ExtractRules, extract_page
-from dataset_builders.web.image_context import ContentImagesOnly, declared_size
+from dataset_builders.web.image_context import ContentImagesOnly
 from dataset_builders.web.image_urls import ImageUrlRules
 
 PAGE = "https://example.jp/news/2024/story.html"
@@ -148,8 +148,6 @@ def test_declared_sizes_tracking_pixels_and_placeholders():
     got = extract_page(html, PAGE)
     assert [m.url.rsplit("/", 1)[-1] for m in got.images] == ["full.jpg", "photo.jpg"]
     assert got.dropped == {"tracking_pixel": 1, "declared_too_small": 2, "declared_bad_aspect": 1, "placeholder": 1}
-    assert declared_size({"width": "300px", "height": " 200 "}) == (300, 200)
-    assert declared_size({"width": "auto", "style": "height:40px"}) == (None, 40)
 
 
 def test_url_path_words_for_ads_and_banners():

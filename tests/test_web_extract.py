@@ -298,11 +298,11 @@ def test_declared_size_from_attributes_and_style():
 
 def test_images_carry_their_tag_index_and_declared_size():
     html = _page('<img src="logo.svg"><img src="a.jpg" width="320" height="240">'
-                 '<img src="b.jpg" style="width:16px;height:16px"><img src="a.jpg"><img src="c.jpg" width="50%">')
+                 '<img src="b.jpg" style="width:160px;height:160px"><img src="a.jpg"><img src="c.jpg" width="50%">')
     page = extract_page(html, PAGE)
     got = [(m.url.rsplit("/", 1)[1], m.metadata["image_index"], m.metadata.get("width"), m.metadata.get("height"))
            for m in page.images]
-    assert got == [("a.jpg", 1, 320, 240), ("b.jpg", 2, 16, 16), ("c.jpg", 4, None, None)]
+    assert got == [("a.jpg", 1, 320, 240), ("b.jpg", 2, 160, 160), ("c.jpg", 4, None, None)]
 
 
 def test_alt_text_line_wraps_between_japanese_are_removed():

@@ -146,8 +146,8 @@ def _image_counts(page: LabelledPage, images: list[tuple[str, int | None]]) -> C
     """Labels of the chosen images (by URL, else by position) and how many content images were found."""
     c: Counter = Counter()
     found: set[int] = set()
-    for url, img_index in images:
-        lab = page.image_label(url, img_index)
+    for url, image_index in images:
+        lab = page.image_label(url, image_index)
         c[lab["label"] if lab else "unmatched"] += 1
         if lab is not None:
             found.add(id(lab))
@@ -165,7 +165,7 @@ def _image_counts(page: LabelledPage, images: list[tuple[str, int | None]]) -> C
     return c
 
 
-def _alt_label(page: LabelledPage, url: str, alt: str, img_index: int | None) -> tuple[str, int | None]:
+def _alt_label(page: LabelledPage, url: str, alt: str, image_index: int | None) -> tuple[str, int | None]:
     """The alt label of the labelled image behind a kept pair (same URL, same alt when several)."""
     cands = [(i, im) for i, im in enumerate(page.images)
              if url in (im.get("resolved_url"), im.get("lazy_resolved_url")) and im.get("alt_label")]
@@ -174,8 +174,8 @@ def _alt_label(page: LabelledPage, url: str, alt: str, img_index: int | None) ->
             return im["alt_label"], i
     if cands:
         return cands[0][1]["alt_label"], cands[0][0]
-    if img_index is not None and 0 <= img_index < len(page.images) and page.images[img_index].get("alt_label"):
-        return page.images[img_index]["alt_label"], img_index
+    if image_index is not None and 0 <= image_index < len(page.images) and page.images[image_index].get("alt_label"):
+        return page.images[image_index]["alt_label"], image_index
     return "unmatched", None
 
 
@@ -202,7 +202,7 @@ def evaluate_pages(pages: list[LabelledPage], root: str | os.PathLike, configs: 
         media = inter_doc.media if inter_doc is not None else []
         urls = [m.url for m in media]
         sentences = list(inter_doc.metadata.get("sentences") or []) if inter_doc is not None else []
-        img += _image_counts(page, [(m.url, (m.metadata or {}).get("img_index")) for m in media])
+        img += _image_counts(page, [(m.url, (m.metadata or {}).get("image_index")) for m in media])
         pair_docs = [d for d in pairs.items if d is not pairs.page and d.media]
         kept_alts = [[d.media[0].url, d.text] for d in pair_docs]
         # good captions: one per distinct (image URL, alt) — a page may show the same figure twice
@@ -210,7 +210,7 @@ def evaluate_pages(pages: list[LabelledPage], root: str | os.PathLike, configs: 
                 if im.get("alt_label") == "good_caption" and _caption_key(page, i)[0]}
         kept_keys = set()
         for d in pair_docs:
-            label, idx = _alt_label(page, d.media[0].url, d.text, (d.media[0].metadata or {}).get("img_index"))
+            label, idx = _alt_label(page, d.media[0].url, d.text, (d.media[0].metadata or {}).get("image_index"))
             alt_kept[label] += 1
             if idx is not None:
                 kept_keys.add(_caption_key(page, idx))

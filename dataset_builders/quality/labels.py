@@ -34,14 +34,14 @@ class LabelledPage:
     harmful: bool = False
     page_kind: str = ""
 
-    def image_label(self, url: str, img_index: int | None = None) -> dict[str, Any] | None:
+    def image_label(self, url: str, image_index: int | None = None) -> dict[str, Any] | None:
         """The first labelled ``<img>`` whose ``resolved_url`` or ``lazy_resolved_url`` is ``url``; else
-        (a ``srcset`` candidate the labels do not list) the ``<img>`` at ``img_index`` in page order."""
+        (a ``srcset`` candidate the labels do not list) the ``<img>`` at ``image_index`` in page order."""
         for im in self.images:
             if url in (im.get("resolved_url"), im.get("lazy_resolved_url")):
                 return im
-        if img_index is not None and 0 <= img_index < len(self.images):
-            return self.images[img_index]
+        if image_index is not None and 0 <= image_index < len(self.images):
+            return self.images[image_index]
         return None
 
 

@@ -68,13 +68,13 @@ RELATED_HEADINGS = re.compile(
     r"|新着(?:記事|ニュース|情報)?|(?:あわせて|合わせて|併せて)読みたい(?:記事)?|こちらもおすすめ|こちらも読まれています"
     r"|よく読まれている記事|この記事を読んだ人は.*|カテゴリ(?:ー)?別新着記事|記事一覧|もっと見る"
     r"|最近の(?:記事|タイトル|投稿|エントリー?|コメント)"
-    r"|スポンサー(?:ド)?(?:リンク)?|pr|広告|sponsored|related(?: articles| posts| stories)?|recommended"
+    r"|related(?: articles| posts| stories)?|recommended"
     r"|popular(?: posts)?|most read|you may also like|read next)(?:\s*[a-z][a-z ]*)?$",
     re.IGNORECASE,
 )
 
 #: Ad and promotion labels: a short text that is (or starts with) one of these is ad copy.
-AD_LABEL = re.compile(r"^(?:\[?pr\]?|【pr】|広告|スポンサー(?:ド)?(?:リンク)?|sponsored|ad|advertisement|提供)(?:[\s:：・\-]|$)",
+AD_LABEL = re.compile(r"^(?:\[?pr\]?|【pr】|広告|スポンサー(?:ド)?\s?(?:リンク)?|sponsored|ad|advertisement|提供)(?:[\s:：・\-]|$)",
                       re.IGNORECASE)
 
 _EDGE = re.compile(r"^[\s\W_]+|[\s\W_]+$")

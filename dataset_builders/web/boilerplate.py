@@ -8,7 +8,8 @@ on the extracted lines, each with a named reason (counted as ``lines_dropped_<re
   characters inside ``<a>`` ≥ ``max_link_share``); the link characters are known because
   :func:`mark_links` put marker characters around every link's text before parsing;
 * ``related_section`` — a heading such as 「関連記事」「最新記事10本」「【注目の記事】[PR]」 and the
-  link lines / short lines that follow it;
+  lines that follow it up to the next paragraph of prose; an ad label (「スポンサードリンク」「PR」「広告」)
+  and the link lines right after it (the ad, not the article that may follow);
 * ``consent_notice`` — cookie / consent banners (a line naming cookies together with consent words);
 * ``byline`` — a short line with a date *and* a time (「ZDNet Japan Staff 2019年04月28日 08時00分」);
 * ``credit_line`` — photo credits (``Image: …``, ``IMAGE COURTESY OF …``, ``Source: …``);
@@ -166,21 +167,22 @@ def line_reasons(text: str, rules: LineRules, title: str = "") -> list[str | Non
                 if lines[k].chars:
                     reasons[k] = "link_list"
         i = last + 1
-    in_related = False
+    section = ""  # "related": until the next paragraph of prose; "ad": only the ad's own link lines
     for k, ln in enumerate(lines):
         if ln.chars == 0 or ln.code:
             continue
         v = ln.visible
         if rules.related_sections:
-            if is_related_heading(v) or (len(v) <= 30 and AD_LABEL.match(normalize_label(v) or "")):
-                reasons[k] = reasons[k] or "related_section"
-                in_related = True
+            if is_related_heading(v):
+                reasons[k], section = reasons[k] or "related_section", "related"
                 continue
-            if in_related:
-                if not _is_prose(v):
-                    reasons[k] = reasons[k] or "related_section"
-                    continue
-                in_related = False
+            if len(v) <= 30 and AD_LABEL.match(normalize_label(v) or ""):
+                reasons[k], section = reasons[k] or "related_section", "ad"
+                continue
+            if section == "related" and not _is_prose(v) or section == "ad" and linky[k]:
+                reasons[k] = reasons[k] or "related_section"
+                continue
+            section = ""
         if reasons[k]:
             continue
         if rules.consent_notices and _CONSENT_TOPIC.search(v) and _CONSENT_ACT.search(v):

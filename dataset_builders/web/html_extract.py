@@ -34,7 +34,6 @@ from resiliparse.parse.html import DOMNode, HTMLTree, NodeType
 
 from dataset_builders.image_checks import MMC4_RULES, SizeRules
 from dataset_builders.keys import make_key
-from dataset_builders.web.declared_size import declared_size
 from dataset_builders.web.boilerplate import (
     CODE_CLOSE,
     CODE_OPEN,
@@ -44,10 +43,10 @@ from dataset_builders.web.boilerplate import (
     mark_links,
 )
 from dataset_builders.web.chrome import ChromeRules, PageChrome, mark_chrome_names
+from dataset_builders.web.declared_size import declared_size
 from dataset_builders.web.image_context import (
     ImageRules,
     PageLinks,
-    declared_size,
     is_placeholder,
     page_shows,
     shown_text_key,
@@ -355,7 +354,7 @@ def extract_page(
                 teaser, link_text = teaser_link(
                     href, page_url, _clean_link(link.text), page_links, content.images, alt, raw_href
                 )
-        kept[url] = {"mid": i, "alt": alt, "src_attr": how, "img_index": i, "width": width, "height": height,
+        kept[url] = {"mid": i, "alt": alt, "src_attr": how, "width": width, "height": height,
                      "teaser": teaser, "link_text": link_text}
         # place the marker next to the image, or before its outermost <figure> (dropped by resiliparse)
         anchor = img
@@ -402,7 +401,7 @@ def extract_page(
     images = []
     for k, (url, v) in enumerate(kept.items()):
         mid = v["mid"]
-        meta = {"page_index": k, "image_index": mid, "img_index": v["img_index"], "in_main_content": mid in offsets,
+        meta = {"page_index": k, "image_index": mid, "in_main_content": mid in offsets,
                 "text_offset": offsets.get(mid, aligned.get(mid, 0)), "src_attr": v["src_attr"]}
         if v["width"] is not None:
             meta["width"] = v["width"]

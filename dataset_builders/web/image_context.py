@@ -1,7 +1,7 @@
 """Which ``<img>`` are worth downloading, decided from the HTML before anything is fetched.
 
 OBELICS decides on an image's *rendered* size before downloading it; pages tell us what they render
-through ``width`` / ``height`` attributes and inline ``style``. Rules (each a named drop reason,
+through ``width`` / ``height`` attributes and inline ``style`` (:mod:`.declared_size`). Rules (each a named drop reason,
 counted as ``media_dropped_<reason>``):
 
 * ``tracking_pixel`` — a declared side of at most ``max_pixel_side`` px (1×1 beacons, spacers);
@@ -42,8 +42,6 @@ PLACEHOLDER_WORDS = (
 )
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "webp", "bmp", "avif", "svg"})
 
-_LENGTH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:px)?\s*$", re.IGNORECASE)
-_STYLE_SIDE = re.compile(r"(?:^|[;\s])(width|height)\s*:\s*(\d+(?:\.\d+)?)\s*px", re.IGNORECASE)
 _LINK_RE = re.compile(r"<a\b([^>]*)>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
 _HREF_RE = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^>]*>")
@@ -60,27 +58,6 @@ class ImageRules:
     max_pixel_side: int = 2
     placeholder_words: tuple[str, ...] = PLACEHOLDER_WORDS
     teaser_min_chars: int = 8
-
-
-def _length(value: str | None) -> int | None:
-    if not value:
-        return None
-    m = _LENGTH.match(value)
-    return round(float(m.group(1))) if m else None
-
-
-def declared_size(attrs: dict[str, str | None]) -> tuple[int | None, int | None]:
-    """(width, height) the tag declares in px (``width``/``height`` attributes, else inline ``style``)."""
-    w, h = _length(attrs.get("width")), _length(attrs.get("height"))
-    style = attrs.get("style") or ""
-    if style and (w is None or h is None):
-        for name, value in _STYLE_SIDE.findall(style):
-            v = round(float(value))
-            if name.lower() == "width" and w is None:
-                w = v
-            elif name.lower() == "height" and h is None:
-                h = v
-    return w, h
 
 
 def size_drop_reason(width: int | None, height: int | None, rules: ImageRules, size: SizeRules) -> str | None:
