@@ -3,7 +3,7 @@
 A typical pipeline (datatrove steps, sharded by rank over input files)::
 
     WarcHtmlReader("crawl/")  or  CorpusJsonlReader("corpus/")
-    → HtmlExtractor()          # main text + images in page order (MMC4 URL rules)
+    → HtmlExtractor()          # chrome out, main text + images in page order (URL, size, link rules)
     → JapaneseFilter()         # drops non-Japanese documents as ``not_japanese``
 
 Choices (measured on ../shared/realdata; numbers in ``bench/extract.py`` and the issue note):

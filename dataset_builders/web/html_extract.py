@@ -1,23 +1,24 @@
 """HTML page → main text plus the page's images in page order, each placed relative to the text.
 
-Main text: resiliparse ``extract_plain_text(main_content=True)``. On the 29 real Japanese pages in
-``../shared/realdata`` the bare call runs at ~770 pages/s against ~37 for trafilatura's ``extract``
-(one core), and against Readability's gold main content (char-bigram F1) it scores 0.99 / 0.95
-(hukumusume / yahoo-4) where trafilatura scores 0.93 / 0.99. This whole function (decode, text,
-images, offsets) runs at ~150–190 pages/s, 4–5× trafilatura + a regex ``<img>`` pass
-(``bench/extract.py``).
+Main text (:class:`ExtractRules`, config ``web.extract``): page chrome removed from the DOM
+(:mod:`.chrome`), resiliparse ``extract_plain_text`` over what is left (its own main-content
+detection only with ``main_content: true``), boilerplate lines dropped (:mod:`.boilerplate`), ``<pre>``
+blocks kept whole (``code_spans``). Against the hand-labelled pages (``ja-vila quality``) main-text
+F1 is 0.904 (0.841 for resiliparse's main content alone); the whole function runs at ~3× trafilatura
++ a regex ``<img>`` pass (``bench/extraction_quality.py``).
 
-Images: every ``<img>`` of the page (not only the main content: alt-text pairs come from anywhere on
-the page), its URL chosen and checked by :mod:`.image_urls`, duplicates collapsed to the first
-occurrence (keeping the first non-empty alt). Where an image sits: before extraction a marker
+Images: every ``<img>`` of the page outside chrome, its URL chosen and checked by :mod:`.image_urls`,
+its declared size, placeholder names and link checked before download (:mod:`.image_context`),
+duplicates collapsed to the first occurrence (keeping the first non-empty alt). Where an image sits: before extraction a marker
 character run is inserted next to each ``<img>`` (before the outermost ``<figure>``, which
 resiliparse drops as a whole); markers that survive main-content extraction give the exact character
 offset in the text (``in_main_content=True``). Images outside the main content get the offset of the
 end of the last main-text paragraph that precedes them in a full-page extraction (computed only when
 needed). ``media.metadata``: ``page_index`` (order among kept images), ``image_index`` (position
 among all the page's ``<img>`` elements), ``text_offset`` (characters of ``doc.text`` before the
-image), ``in_main_content``, ``src_attr``, and ``width``/``height`` when the tag declares them in
-pixels (attributes or inline style, :mod:`.declared_size`).
+image), ``in_main_content``, ``src_attr``, ``width``/``height`` when the tag declares them in
+pixels (attributes or inline style, :mod:`.declared_size`), ``teaser`` / ``link_text`` for a
+thumbnail of another page.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class ExtractRules:
     code_blocks: str = "keep"
     #: resiliparse's own main-content detection on top of ours (text density, its class heuristics).
     #: Off by default: on the labelled pages it drops article tables, embedded posts and lists
-    #: (main-text F1 0.879 with it, 0.906 without; ``ja-vila quality``).
+    #: (main-text F1 0.876 with it, 0.904 without, image recall 0.76 with it, 0.94 without; ``ja-vila quality``).
     main_content: bool = False
 
     def __post_init__(self) -> None:
