@@ -133,3 +133,18 @@ def test_default_splitter_wins_on_every_gold_text(realdata):
                        BoundaryScore()).f1
         assert abs(f1[name] - MEASURED_GOLD_F1[name]) < 0.002, (name, f1[name])
     assert f1["fast_quote"] > f1["fast"] and DEFAULT_SPLITTER == "fast_quote"
+
+
+def test_warc_record_sources_are_read_by_the_warc_reader(realdata, tmp_path):
+    """``source: warc/FILE#<WARC-Record-ID>``: the record as the builders' WARC reader yields it."""
+    from dataset_builders.quality.labels import LabelledPage, load_page_document
+    from dataset_builders.web import WarcHtmlReader
+
+    name = "resiliparse_clueweb09-ja_quirk.warc.gz"
+    first = next(iter(WarcHtmlReader(realdata / "warc", glob_pattern=name)()))
+    page = LabelledPage(source=f"warc/{name}#{first.id}", url=None)
+    doc = load_page_document(page, realdata)
+    assert doc.id == first.id and doc.text == first.text and doc.metadata["url"] == first.metadata["url"]
+    missing = LabelledPage(source=f"warc/{name}#<urn:uuid:00000000-0000-0000-0000-000000000000>", url=None)
+    with pytest.raises(ValueError, match="no HTML response with WARC-Record-ID"):
+        load_page_document(missing, realdata)
