@@ -98,6 +98,8 @@ def test_related_sections_consent_bylines_credits_and_ui_labels():
     text = "\n".join([
         "本文の最初の段落です。今日は晴れでした。",
         "ZDNet Japan Staff 2019年04月28日 08時00分",
+        "2024-11-01 旅行",
+        "2019年3月15日公表",
         "IMAGE COURTESY OF MONOTYPE",
         "このサイトでは、利用状況の把握のためにCookieを使用しています。同意いただけますか。",
         "クッキーを焼いて友人に配りました。",
@@ -107,7 +109,7 @@ def test_related_sections_consent_bylines_credits_and_ui_labels():
         "もう一つの見出し",
         "これは次の本文の段落で、文として終わっています。",
     ])
-    assert _reasons(text) == [None, "byline", "credit_line", "consent_notice", None, "ui_label",
+    assert _reasons(text) == [None, "byline", "byline", None, "credit_line", "consent_notice", None, "ui_label",
                               "related_section", "related_section", "related_section", None]
     cleaned, dropped = drop_boilerplate_lines(text, LineRules())
     assert "クッキーを焼いて" in cleaned and dropped["related_section"] == 3

@@ -11,7 +11,8 @@ on the extracted lines, each with a named reason (counted as ``lines_dropped_<re
   lines that follow it up to the next paragraph of prose; an ad label (「スポンサードリンク」「PR」「広告」)
   and the link lines right after it (the ad, not the article that may follow);
 * ``consent_notice`` — cookie / consent banners (a line naming cookies together with consent words);
-* ``byline`` — a short line with a date *and* a time (「ZDNet Japan Staff 2019年04月28日 08時00分」);
+* ``byline`` — a short line with a date *and* a time (「ZDNet Japan Staff 2019年04月28日 08時00分」), or
+  a date, a space and a short label (「2024-11-01 旅行」: a post's date and category);
 * ``credit_line`` — photo credits (``Image: …``, ``IMAGE COURTESY OF …``, ``Source: …``);
 * ``ui_label`` — a line that is only a button or menu label (「閉じる」「印刷」「Page Top」), or a short
   line ending like one (「JNSA主催セミナー一覧へ>>」「コンテンツへスキップ」);
@@ -49,6 +50,10 @@ _CONSENT_ACT = re.compile(r"同意|使用|利用|設定|許可|承諾|オプト�
 _DATE = re.compile(r"\d{4}\s*[年/.\-]\s*\d{1,2}\s*[月/.\-]\s*\d{1,2}")
 _TIME = re.compile(r"\d{1,2}\s*(?::|：|時)\s*\d{2}")
 _BYLINE = re.compile(r"^(?:posted\s+(?:on|by)|written\s+by|by[\s.:：])", re.IGNORECASE)
+# 「2024-11-01 旅行」「2022.08.10 Buy」: a date, a space, a short label (a post's date and category)
+_DATE_LABEL = re.compile(
+    r"^\d{4}\s*[年/.\-]\s*\d{1,2}\s*[月/.\-]\s*\d{1,2}日?(?:\s*[(（][月火水木金土日][)）])?\s+\S{1,15}$"
+)
 _CREDIT = re.compile(
     r"^[(（\[【]?\s*(?:image|images|photo|photos|photograph|photographs|source|illustration|video)s?"
     r"(?:\s+(?:courtesy\s+of|by|credit))?\s*[:：]|^(?:image|photo|photograph)s?\s+(?:courtesy\s+of|by)\b"
@@ -188,7 +193,7 @@ def line_reasons(text: str, rules: LineRules, title: str = "") -> list[str | Non
         if rules.consent_notices and _CONSENT_TOPIC.search(v) and _CONSENT_ACT.search(v):
             reasons[k] = "consent_notice"
         elif rules.bylines and ln.chars <= 40 and (
-            (_DATE.search(v) and _TIME.search(v)) or _BYLINE.match(v)
+            (_DATE.search(v) and _TIME.search(v)) or _BYLINE.match(v) or _DATE_LABEL.match(v)
         ) and not _is_title(ln, title_key):
             reasons[k] = "byline"
         elif rules.credit_lines and _CREDIT.match(v):
