@@ -17,7 +17,7 @@ from dataset_builders.download.step import DownloadImages
 from dataset_builders.image_checks import HashImages, ImageSizeFilter, SizeRules
 from dataset_builders.pipeline.frequent_images import FrequentImagesConfig
 from dataset_builders.pipeline.inputs import readers_for
-from dataset_builders.web.html_extract import HtmlExtractor
+from dataset_builders.web.html_extract import ExtractRules, HtmlExtractor
 from dataset_builders.web.image_urls import ImageUrlRules
 from dataset_builders.web.japanese import JapaneseFilter
 
@@ -35,19 +35,25 @@ class JapaneseConfig:
 class WebConfig:
     japanese: JapaneseConfig = field(default_factory=JapaneseConfig)
     url_rules: ImageUrlRules = field(default_factory=ImageUrlRules)
+    extract: ExtractRules = field(default_factory=ExtractRules)
     download: DownloadConfig = field(default_factory=DownloadConfig)
     image_size: SizeRules = field(default_factory=SizeRules)
     frequent_images: FrequentImagesConfig = field(default_factory=FrequentImagesConfig)
 
 
-def read_japanese_pages(inputs: list[str | os.PathLike], web: WebConfig) -> list[PipelineStep]:
-    """WARC/JSONL readers → main text + images in page order (MMC4 URL rules) → Japanese documents only."""
+def extract_steps(web: WebConfig) -> list[PipelineStep]:
+    """Page → main text + images in page order (chrome, boilerplate lines, URL / declared-size rules)
+    → Japanese documents only. ``ja-vila quality`` runs the same list on labelled pages."""
     ja = web.japanese
     return [
-        *readers_for(inputs),
-        HtmlExtractor(rules=web.url_rules),
+        HtmlExtractor(rules=web.url_rules, content=web.extract, size_rules=web.image_size),
         JapaneseFilter(ja.min_japanese_ratio, ja.min_kana_ratio, ja.min_letters),
     ]
+
+
+def read_japanese_pages(inputs: list[str | os.PathLike], web: WebConfig) -> list[PipelineStep]:
+    """WARC/JSONL readers, then :func:`extract_steps`."""
+    return [*readers_for(inputs), *extract_steps(web)]
 
 
 def download_and_check_images(work: str | os.PathLike, web: WebConfig) -> list[PipelineStep]:
@@ -59,4 +65,5 @@ def download_and_check_images(work: str | os.PathLike, web: WebConfig) -> list[P
     ]
 
 
-__all__ = ["FrequentImagesConfig", "JapaneseConfig", "WebConfig", "download_and_check_images", "read_japanese_pages"]
+__all__ = ["FrequentImagesConfig", "JapaneseConfig", "WebConfig", "download_and_check_images", "extract_steps",
+           "read_japanese_pages"]

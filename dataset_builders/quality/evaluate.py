@@ -1,6 +1,6 @@
 """Run both builders' own extract-stage steps on labelled pages and measure what they keep.
 
-The steps are the builders' own lists (:func:`dataset_builders.pipeline.web_front.extract_steps`
+The steps are the builders' own lists (:func:`dataset_builders.pipeline.web_steps.extract_steps`
 followed by each builder's ``extract_text_steps``), built from the same config classes and keys as
 ``ja-vila build``. They run page by page, in order, with one difference from a build: a filter that
 would drop the *page* (not Japanese, harmful words, sentence count, …) is recorded as the page's
@@ -35,7 +35,7 @@ from dataset_builders.interleaved.build import InterleavedConfig
 from dataset_builders.interleaved.build import extract_text_steps as interleaved_text_steps
 from dataset_builders.pairs.build import PairsConfig
 from dataset_builders.pairs.build import extract_text_steps as pairs_text_steps
-from dataset_builders.pipeline.web_front import extract_steps
+from dataset_builders.pipeline.web_steps import extract_steps
 from dataset_builders.quality.labels import LabelledPage, load_page_document
 from dataset_builders.quality.metrics import Overlap, bigram_overlap, ratio
 from dataset_builders.text.harmful import ALL_KINDS
