@@ -36,6 +36,7 @@ BASELINE_OVERRIDES = [
     "web.extract.code_blocks=split",
     "web.url_rules.extensions=[png, jpg, jpeg]",
     "web.url_rules.banned_tokens=[]",
+    "web.site_repetition.enabled=false",
     "interleaved.content_images={drop_teasers: false, drop_outside_text: false}",
     "interleaved.splitter=fast",
     "interleaved.quality.enabled=false",

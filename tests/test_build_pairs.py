@@ -40,7 +40,8 @@ def test_mini_crawl_end_to_end(tmp_path, image_server):
     assert funnel.stages[0].name.endswith("(files)") and funnel.stages[0].kept == 1  # readers first
     assert stages[HtmlExtractor.name].input == 14  # the 14 sample pages
     assert stages["🗾 Japanese"].dropped == {"not_japanese": 2}
-    assert stages["🔁 frequent alt / duplicate pair"].dropped["frequent_alt"] >= 10  # the site banner's alt on every page
+    # the campaign image's alt sits on every Japanese page of the sample site: its template, dropped before download
+    assert stages["🧱 alt texts repeated across a site"].dropped["repeated_on_site"] >= 10
     scored = stages["✂️ CLIP bottom-30% cut"].input
     assert stages["✂️ CLIP bottom-30% cut"].dropped["low_clip_score"] == math.floor(0.3 * scored)
     assert len(rows) == stats["samples"] == scored - math.floor(0.3 * scored)

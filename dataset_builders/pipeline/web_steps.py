@@ -17,6 +17,7 @@ from dataset_builders.download.step import DownloadImages
 from dataset_builders.image_checks import HashImages, ImageSizeFilter, SizeRules
 from dataset_builders.pipeline.frequent_images import FrequentImagesConfig
 from dataset_builders.pipeline.inputs import readers_for
+from dataset_builders.pipeline.site_rules import SiteRepetitionConfig
 from dataset_builders.web.html_extract import ExtractRules, HtmlExtractor
 from dataset_builders.web.image_urls import ImageUrlRules
 from dataset_builders.web.japanese import JapaneseFilter
@@ -39,6 +40,7 @@ class WebConfig:
     download: DownloadConfig = field(default_factory=DownloadConfig)
     image_size: SizeRules = field(default_factory=SizeRules)
     frequent_images: FrequentImagesConfig = field(default_factory=FrequentImagesConfig)
+    site_repetition: SiteRepetitionConfig = field(default_factory=SiteRepetitionConfig)
 
 
 def extract_steps(web: WebConfig) -> list[PipelineStep]:

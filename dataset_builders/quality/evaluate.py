@@ -7,6 +7,8 @@ would drop the *page* (not Japanese, harmful words, sentence count, …) is reco
 ``dropped_by`` and the page goes on through the remaining steps, so the per-image, per-alt and
 per-sentence decisions are measured on every page whatever a document-level rule later does. A
 filter on the items a page was split into (the pairs builder's alt texts) drops them, as in a build.
+The corpus-wide rules (a site's repeated images, alts and lines: :mod:`dataset_builders.pipeline.site_rules`)
+need many pages of one site and are not run here; the labelled set has one page per site.
 
 Figures (``report`` keys): ``images`` — precision / recall of the labelled ``content`` images among
 the images the interleaved builder would download (``unsure`` ignored; an image the labels do not
