@@ -317,3 +317,17 @@ def test_funnel_shows_boilerplate_lines_by_reason(tmp_path):
     lines = stages[f"{step.name} (lines)"]
     assert lines.dropped == {"related_section": 3} and lines.input == lines.kept + 3 and lines.kept >= 1
     assert stages[f"{step.name} (images)"].dropped == {"chrome_nav": 1}
+
+
+def test_configs_record_the_same_way_in_every_process():
+    """A resumed build compares its settings with the first run's: no set order may leak into them."""
+    import subprocess
+    import sys
+
+    code = ("import dataclasses, json; from dataset_builders.pairs.build import PairsConfig; "
+            "from dataset_builders.interleaved.build import InterleavedConfig; "
+            "print(json.dumps([dataclasses.asdict(c) for c in (PairsConfig(), InterleavedConfig())], default=str))")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert len(outs) == 1

@@ -61,6 +61,7 @@ CHROME_WORDS: dict[str, tuple[str, ...]] = {
 #: Words that only count as the last token of a name (``tag-economy`` is a label, ``post-tags`` a box).
 TAIL_ONLY = frozenset({"tag", "category"})
 
+_NAME_CACHE: dict[tuple, dict[str, str | None]] = {}  # per word list: class name → kind (not in the config)
 _NAMED_TAG_RE = re.compile(r"<[a-zA-Z][a-zA-Z0-9-]*\s[^>]*?\b(?:class|id)\s*=[^>]*>")
 _NAME_RE = re.compile(r"""\s(class|id)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
 _SPLIT_RE = re.compile(r"[^a-zA-Z]+|(?<=[a-z])(?=[A-Z])")
@@ -85,7 +86,6 @@ class ChromeRules:
     outer_header: bool = True  # <header> / role=banner outside <article> and <main> is chrome
     hidden: bool = True  # elements a reader does not see (hidden attribute, display:none, aria-hidden)
     _lookup: dict = field(init=False, repr=False, compare=False)
-    _names: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         lookup = {}
@@ -93,12 +93,12 @@ class ChromeRules:
             for w in words:
                 lookup.setdefault(str(w).lower(), kind)
         object.__setattr__(self, "_lookup", lookup)
-        object.__setattr__(self, "_names", {})  # name → kind, filled as pages are read
 
     def name_kind(self, name: str) -> str | None:
         """The chrome kind of one class name or id (its first chrome token), or None."""
-        if name in self._names:
-            return self._names[name]
+        names = _NAME_CACHE.setdefault(tuple(self._lookup.items()), {})  # name → kind, filled as pages are read
+        if name in names:
+            return names[name]
         tokens = name_tokens(name)
         kind = None
         for i, t in enumerate(tokens):
@@ -106,8 +106,8 @@ class ChromeRules:
             if k and (t not in TAIL_ONLY or i == len(tokens) - 1):
                 kind = k
                 break
-        if len(self._names) < 100_000:  # bounded: class names repeat across a site's pages
-            self._names[name] = kind
+        if len(names) < 100_000:  # bounded: class names repeat across a site's pages
+            names[name] = kind
         return kind
 
 

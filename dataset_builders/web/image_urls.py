@@ -173,12 +173,12 @@ class ImageUrlRules:
     banned_words: tuple[str, ...] = ("logo", "button", "icon", "plugin", "widget")
     banned_tokens: tuple[str, ...] = BANNED_TOKENS
     _words_re: re.Pattern = field(init=False, repr=False, compare=False)
-    _tokens: frozenset = field(init=False, repr=False, compare=False)
+    _tokens: dict = field(init=False, repr=False, compare=False)  # a dict: ordered, so build manifests compare
 
     def __post_init__(self) -> None:
         words = "|".join(re.escape(w.lower()) for w in self.banned_words) or r"(?!x)x"
         object.__setattr__(self, "_words_re", re.compile(words))
-        object.__setattr__(self, "_tokens", frozenset(t.lower() for t in self.banned_tokens))
+        object.__setattr__(self, "_tokens", dict.fromkeys(sorted(t.lower() for t in self.banned_tokens), True))
 
     def check(self, url: str) -> str | None:
         """None when ``url`` (absolute, http(s)) passes; else ``bad_extension``, ``url_word`` or ``url_token``."""
@@ -191,6 +191,6 @@ class ImageUrlRules:
         parts = urlsplit(url)
         if self._words_re.search((parts.path + "?" + parts.query).lower()):
             return "url_word"
-        if self._tokens and not self._tokens.isdisjoint(_TOKEN_SPLIT.split(parts.path.lower())):
+        if self._tokens and not self._tokens.keys().isdisjoint(_TOKEN_SPLIT.split(parts.path.lower())):
             return "url_token"
         return None
