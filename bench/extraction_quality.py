@@ -1,7 +1,7 @@
 """Extraction quality on the labelled pages (new rules vs the rules before issue 15) and extraction
 speed on the real pages (ours vs trafilatura).
 
-    .venv/bin/python -m bench.extraction_quality [--realdata ../shared/realdata] [--repeat 3]
+    .venv/bin/python -m bench.extraction_quality [--realdata ../shared/realdata] [--rounds 5]
 
 Quality: ``ja-vila quality``'s figures with the paper presets, then with :data:`BASELINE_OVERRIDES`
 — every rule of issue 15 switched off through the same config keys (resiliparse's main content as
@@ -25,7 +25,7 @@ import logging
 import sys
 from pathlib import Path
 
-from bench.common import best_of, report
+from bench.common import ROUNDS, rates, report, rounds
 
 #: The rules before issue 15, as ``--set`` overrides of both builders (see the module docstring).
 BASELINE_OVERRIDES = [
@@ -64,7 +64,7 @@ def bench_quality(realdata: Path) -> dict:
 REPORTED = ("images", "alt_texts", "main_text", "harmful")
 
 
-def bench_speed(realdata: Path, repeat: int) -> dict:
+def bench_speed(realdata: Path, n_rounds: int = ROUNDS) -> dict:
     from bench.extract import _baseline_extract, _pages
     from dataset_builders.web import decode_html, extract_page
 
@@ -78,9 +78,9 @@ def bench_speed(realdata: Path, repeat: int) -> dict:
         for body, _ in pages:
             _baseline_extract(body.decode("utf-8", "replace"))
 
-    t_ours, t_base = best_of(ours, repeat), best_of(baseline, repeat)
-    return report("extract_with_quality_rules", len(pages) / t_ours, len(pages) / t_base, "pages/s/core",
-                  "trafilatura.extract + regex <img>", pages=len(pages), target_ratio=2.0)
+    t = rounds({"ours": ours, "baseline": baseline}, n_rounds)
+    return report("extract_with_quality_rules", rates(len(pages), t["ours"]), rates(len(pages), t["baseline"]),
+                  "pages/s/core", "trafilatura.extract + regex <img>", pages=len(pages), target_ratio=2.0)
 
 
 def bench_sentences(realdata: Path) -> dict:
@@ -102,12 +102,12 @@ def bench_sentences(realdata: Path) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--realdata", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "realdata")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds of the speed comparison")
     args = ap.parse_args(argv or [])  # bench.run calls main() with no arguments
     if not (args.realdata / "labels" / "pages.jsonl").is_file():
         raise SystemExit(f"labelled pages not found under {args.realdata}; pass --realdata")
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
-    return {"quality": bench_quality(args.realdata), "speed": bench_speed(args.realdata, args.repeat),
+    return {"quality": bench_quality(args.realdata), "speed": bench_speed(args.realdata, args.rounds),
             "sentences": bench_sentences(args.realdata)}
 
 

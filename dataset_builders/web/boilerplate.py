@@ -98,24 +98,37 @@ class _Line:
         return self.link_chars / self.chars if self.chars else 0.0
 
 
+_SEGMENT = re.compile("([\ufdd4-\ufdd7\n])")
+_WORD_CHAR = re.compile(r"[^\W_]")  # letters, digits, kana, kanji: separators do not dilute a link list
+
+
 def _lines(text: str) -> list[_Line]:
-    out, in_link, in_code = [], False, False
-    for raw in text.split("\n"):
-        chars = link = 0
-        code = in_code
-        for ch in raw:
-            if ch == LINK_OPEN:
-                in_link = True
-            elif ch == LINK_CLOSE:
-                in_link = False
-            elif ch == CODE_OPEN:
-                in_code = code = True
-            elif ch == CODE_CLOSE:
-                in_code = False
-            elif ch.isalnum():  # letters, digits, kana, kanji: separators do not dilute a link list
-                chars += 1
-                link += in_link
-        out.append(_Line(raw, _MARKS.sub("", raw).strip(), chars, link, code))
+    out: list[_Line] = []
+    in_link = in_code = False
+    raw: list[str] = []
+    chars = link = 0
+    code = False
+    for part in _SEGMENT.split(text):
+        if part == "\n":
+            line = "".join(raw)
+            out.append(_Line(line, _MARKS.sub("", line).strip(), chars, link, code))
+            raw, chars, link, code = [], 0, 0, in_code
+            continue
+        raw.append(part)
+        if part == LINK_OPEN:
+            in_link = True
+        elif part == LINK_CLOSE:
+            in_link = False
+        elif part == CODE_OPEN:
+            in_code = code = True
+        elif part == CODE_CLOSE:
+            in_code = False
+        elif part:
+            n = len(_WORD_CHAR.findall(part))
+            chars += n
+            link += n if in_link else 0
+    line = "".join(raw)
+    out.append(_Line(line, _MARKS.sub("", line).strip(), chars, link, code))
     return out
 
 

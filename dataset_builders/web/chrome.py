@@ -61,7 +61,6 @@ CHROME_WORDS: dict[str, tuple[str, ...]] = {
 #: Words that only count as the last token of a name (``tag-economy`` is a label, ``post-tags`` a box).
 TAIL_ONLY = frozenset({"tag", "category"})
 
-_NAME_CACHE: dict[tuple, dict[str, str | None]] = {}  # per word list: class name → kind (not in the config)
 _NAMED_TAG_RE = re.compile(r"<[a-zA-Z][a-zA-Z0-9-]*\s[^>]*?\b(?:class|id)\s*=[^>]*>")
 _NAME_RE = re.compile(r"""\s(class|id)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
 _SPLIT_RE = re.compile(r"[^a-zA-Z]+|(?<=[a-z])(?=[A-Z])")
@@ -93,10 +92,12 @@ class ChromeRules:
             for w in words:
                 lookup.setdefault(str(w).lower(), kind)
         object.__setattr__(self, "_lookup", lookup)
+        # plain attributes, not fields: caches stay out of the settings a build records
+        object.__setattr__(self, "_names", {})  # class name → kind, filled as pages are read
 
     def name_kind(self, name: str) -> str | None:
         """The chrome kind of one class name or id (its first chrome token), or None."""
-        names = _NAME_CACHE.setdefault(tuple(self._lookup.items()), {})  # name → kind, filled as pages are read
+        names = self._names
         if name in names:
             return names[name]
         tokens = name_tokens(name)

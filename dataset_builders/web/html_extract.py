@@ -4,7 +4,7 @@ Main text (:class:`ExtractRules`, config ``web.extract``): page chrome removed f
 (:mod:`.chrome`), resiliparse ``extract_plain_text`` over what is left (its own main-content
 detection only with ``main_content: true``), boilerplate lines dropped (:mod:`.boilerplate`), ``<pre>``
 blocks kept whole (``code_spans``). Against the hand-labelled pages (``ja-vila quality``) main-text
-F1 is 0.904 (0.841 for resiliparse's main content alone); the whole function runs at ~3× trafilatura
+F1 is 0.904 (0.841 for resiliparse's main content alone); the whole function runs at ~2.3× trafilatura
 + a regex ``<img>`` pass (``bench/extraction_quality.py``).
 
 Images: every ``<img>`` of the page outside chrome, its URL chosen and checked by :mod:`.image_urls`,
@@ -377,6 +377,7 @@ def extract_page(
     if content.code_blocks in ("keep", "drop"):
         _mark_code_blocks(tree, doc_el)
     marked = extract_plain_text(tree, main_content=content.main_content, alt_texts=False, list_bullets=False)
+    whole_page = None if content.main_content else marked  # the full text, before any line is dropped
     if any(v["teaser"] and not v["link_text"] for v in kept.values()):
         # a thumbnail whose link has no headline of its own (card layouts): the headline is the alt if
         # the page also shows it as text
@@ -396,7 +397,7 @@ def extract_page(
     lost = {v["mid"] for v in kept.values()} - offsets.keys()
     aligned = {}
     if lost and text:
-        full = extract_plain_text(tree, main_content=False, alt_texts=False, list_bullets=False)
+        full = whole_page or extract_plain_text(tree, main_content=False, alt_texts=False, list_bullets=False)
         aligned = _align_lost(text, _NONCHAR_LINK_RE.sub("", full), lost)
 
     images = []
