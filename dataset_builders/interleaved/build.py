@@ -30,6 +30,7 @@ from dataset_builders.pipeline.document_store import LoadDocuments, SaveDocument
 from dataset_builders.pipeline.frequent_images import FrequentImages
 from dataset_builders.pipeline.image_domains import FrequentImageDomains
 from dataset_builders.pipeline.manifest import build_manifest, check_manifest, default_work_dir
+from dataset_builders.pipeline.site_rules import SiteImages, SiteLines
 from dataset_builders.pipeline.stage import ExecutorConfig, run_stage
 from dataset_builders.pipeline.stats_funnel import merge_funnels
 from dataset_builders.pipeline.web_steps import WebConfig, download_and_check_images, read_japanese_pages
@@ -39,9 +40,11 @@ from dataset_builders.scoring.preflight import check_models
 from dataset_builders.scoring.presets import PAPER_INTERLEAVED_SCORER as PAPER_SCORER
 from dataset_builders.scoring.registry import check_scorer_config
 from dataset_builders.scoring.similarity import ImageSentenceSimilarity
-from dataset_builders.text.harmful import ALL_KINDS, HarmfulContentFilter
+from dataset_builders.text.harmful import ALL_KINDS, DOCUMENT_MATCHING, HarmfulContentFilter, KeywordMatching
+from dataset_builders.text.ja_quality import JapaneseQualityFilter, JapaneseQualityRules
 from dataset_builders.text.split_step import SplitSentences
 from dataset_builders.text.splitter import DEFAULT_SPLITTER
+from dataset_builders.web.image_context import ContentImageRules, ContentImagesOnly
 from model_cards.dataset_card import DatasetCardInfo, tiny_scorer_warning
 
 logger = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class HarmfulConfig:
 
     kinds: tuple[str, ...] = ALL_KINDS
     ignore_confused: bool = True
+    matching: KeywordMatching = field(default_factory=lambda: DOCUMENT_MATCHING)
 
 
 @dataclass
@@ -60,8 +64,10 @@ class InterleavedConfig:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     web: WebConfig = field(default_factory=WebConfig)
     harmful: HarmfulConfig = field(default_factory=HarmfulConfig)
+    content_images: ContentImageRules = field(default_factory=ContentImageRules)
     splitter: str = DEFAULT_SPLITTER
     merge_symbol_only_sentences: bool = True
+    quality: JapaneseQualityRules = field(default_factory=JapaneseQualityRules)
     dedup_max_distance: int = 5
     nsfw: NsfwConfig | None = field(default_factory=NsfwConfig)
     scorer: dict[str, Any] = field(default_factory=lambda: dict(PAPER_SCORER))
@@ -90,6 +96,7 @@ def card_info(config: InterleavedConfig) -> DatasetCardInfo:
             "images before download": "declared size below the size rule, tracking pixels, placeholders, teasers of other pages and images whose line was boilerplate dropped; png/jpg/gif/webp",
             "harmful documents": f"HojiChar {', '.join(config.harmful.kinds)} word lists: ASCII words whole, one-kanji words outside words, short words only next to a strong hit, ≥ {config.harmful.matching.min_hits} hits and ≥ {config.harmful.matching.min_hits_per_1000_chars} per 1,000 characters (ignore_confused={config.harmful.ignore_confused})",
             "Japanese quality": f"hiragana share ≥ {config.quality.min_hiragana_share}, mean sentence {config.quality.min_mean_sentence_chars:g}–{config.quality.max_mean_sentence_chars:g} characters, no sentence over {config.quality.max_sentence_chars}, ≤ {config.quality.max_duplicate_sentence_share:.0%} repeated sentences",
+            "site template": f"images and sentences on ≥ {config.web.site_repetition.min_pages} pages of one site removed before download" if config.web.site_repetition.enabled else "off",
             "sentences": f"{config.splitter} splitter; sentences without digit, Latin letter or Japanese character merged into the previous one",
             "image size": f"shorter side ≥ {config.web.image_size.min_side}px, aspect {config.web.image_size.min_aspect}–{config.web.image_size.max_aspect}",
             "duplicates": f"pHash Hamming ≤ {config.dedup_max_distance} within a page (largest kept); images with ≥ {config.web.frequent_images.min_duplicates} near-duplicates in samples of {config.web.frequent_images.sample_size} removed",
@@ -101,6 +108,19 @@ def card_info(config: InterleavedConfig) -> DatasetCardInfo:
         sources=["Web pages as given by --input (respect each site's terms; robots.txt and X-Robots-Tag noai honoured at download)."],
         warnings=tiny_scorer_warning([config.scorer, config.nsfw.scorer if config.nsfw else None]),
     )
+
+
+def extract_text_steps(config: InterleavedConfig) -> list[PipelineStep]:
+    """Content images → harmful words → sentences → Japanese quality → sentence count: every
+    interleaved rule that decides before download (``ja-vila quality`` runs the same list)."""
+    r = config.rules
+    return [
+        ContentImagesOnly(config.content_images),
+        HarmfulContentFilter(config.harmful.kinds, config.harmful.ignore_confused, matching=config.harmful.matching),
+        SplitSentences(config.splitter, merge=config.merge_symbol_only_sentences),
+        JapaneseQualityFilter(config.quality),
+        SentenceCountFilter(r.min_sentences, r.max_sentences),
+    ]
 
 
 def build_interleaved(
@@ -124,22 +144,28 @@ def build_interleaved(
         # corpus-wide rules: collected in one stage, merged here from all tasks, applied in a later stage
         image_domains = FrequentImageDomains(work, web.download)  # image domains too frequent to hit
         frequent_images = FrequentImages(work, web.frequent_images)  # images with many near-duplicates
+        site_images = SiteImages(work, web.site_repetition)  # images of a site's template
+        site_lines = SiteLines(work, web.site_repetition, min_sentences=r.min_sentences)  # a site's standing lines
 
-        # 1. pages → Japanese documents → harmful-word filters → sentences (nothing downloaded yet)
+        # 1. pages → Japanese documents → content images → harmful words → sentences → quality (nothing downloaded yet)
         extract = run_stage("extract", [
             *read_japanese_pages(inputs, web),
-            HarmfulContentFilter(config.harmful.kinds, config.harmful.ignore_confused),
-            SplitSentences(config.splitter, merge=config.merge_symbol_only_sentences),
-            SentenceCountFilter(r.min_sentences, r.max_sentences),
+            *extract_text_steps(config),
             *(extra_text_steps or []),
+            site_images.collect_step(),
+            site_lines.collect_step(),
             image_domains.collect_step(),
             SaveDocuments(work / "extracted"),
         ], work, ex)
+        site_images.merge(ex.tasks)
+        site_lines.merge(ex.tasks)
         image_domains.merge(ex.tasks)
 
         # 2. download → size / aspect → pHash → near-duplicates within the page
         download = run_stage("download", [
             LoadDocuments(work / "extracted"),
+            site_lines.apply_step(),
+            site_images.apply_step(),
             image_domains.apply_step(),
             *download_and_check_images(work, web),
             DedupImagesInDocument(config.dedup_max_distance),

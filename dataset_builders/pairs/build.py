@@ -27,6 +27,7 @@ from dataset_builders.pipeline.document_store import LoadDocuments, SaveDocument
 from dataset_builders.pipeline.frequent_images import FrequentImages
 from dataset_builders.pipeline.image_domains import FrequentImageDomains
 from dataset_builders.pipeline.manifest import build_manifest, check_manifest, default_work_dir
+from dataset_builders.pipeline.site_rules import SiteAlts, SitePairImages
 from dataset_builders.pipeline.stage import ExecutorConfig, run_stage
 from dataset_builders.pipeline.stats_funnel import merge_funnels
 from dataset_builders.pipeline.web_steps import WebConfig, download_and_check_images, read_japanese_pages
@@ -37,7 +38,8 @@ from dataset_builders.scoring.pairs import PairCut, PairScorer
 from dataset_builders.scoring.preflight import check_models
 from dataset_builders.scoring.presets import PAPER_PAIR_SCORERS as PAPER_SCORERS
 from dataset_builders.scoring.registry import check_scorer_config
-from dataset_builders.text.alt_text import DEFAULT_MIN_CHARS, AltTextFilter
+from dataset_builders.text.alt_text import DEFAULT_MIN_CHARS, AltTextFilter, CaptionRules
+from dataset_builders.text.harmful import KeywordMatching
 from model_cards.dataset_card import DatasetCardInfo, tiny_scorer_warning
 
 
@@ -46,6 +48,8 @@ class AltTextConfig:
     min_chars: int = DEFAULT_MIN_CHARS
     check_adult: bool = True
     ignore_confused: bool = True
+    caption: CaptionRules = field(default_factory=CaptionRules)
+    adult_matching: KeywordMatching = field(default_factory=KeywordMatching)
 
 
 @dataclass
@@ -78,6 +82,7 @@ def card_info(config: PairsConfig) -> DatasetCardInfo:
             "Japanese page": f"kana+kanji share ≥ {web.japanese.min_japanese_ratio}, kana share ≥ {web.japanese.min_kana_ratio}",
             "alt text": f"whitespace stripped and collapsed, a trailing 「 画像」-style label cut; needs hiragana, katakana or kanji; ≥ {alt.min_chars} content characters; no file-name-like text; no generic, navigation, teaser-headline, page-title or copyright/ad text; HojiChar adult words (ASCII whole words, short words only next to a strong hit) dropped (ignore_confused={alt.ignore_confused})",
             "images before download": "page chrome (nav/header/footer/aside/menu, share, author, ad, related, hidden), declared size below the size rule, tracking pixels and placeholders dropped; png/jpg/gif/webp",
+            "site template": f"images and alt texts on ≥ {web.site_repetition.min_pages} pages of one site dropped before download" if web.site_repetition.enabled else "off",
             "frequency": f"alt texts occurring ≥ {config.max_alt_occurrences} times dropped; one pair per (image pHash, alt text), smallest key kept",
             "image size": f"shorter side ≥ {web.image_size.min_side}px, aspect {web.image_size.min_aspect}–{web.image_size.max_aspect}; stored with longest side ≤ {web.download.max_side}px",
             "frequent images": f"images with ≥ {web.frequent_images.min_duplicates} near-duplicates (pHash Hamming ≤ {web.frequent_images.max_distance}) in samples of {web.frequent_images.sample_size} removed",
@@ -89,6 +94,16 @@ def card_info(config: PairsConfig) -> DatasetCardInfo:
         sources=["Web pages as given by --input (respect each site's terms; robots.txt and X-Robots-Tag noai honoured at download)."],
         warnings=tiny_scorer_warning([*config.scorers.values(), config.nsfw.scorer if config.nsfw else None]),
     )
+
+
+def extract_text_steps(config: PairsConfig) -> list[PipelineStep]:
+    """Pages → pairs → the alt-text rules: every pairs rule that decides before download
+    (``ja-vila quality`` runs the same list on labelled pages)."""
+    alt = config.alt_text
+    return [
+        ExplodePairs(),
+        AltTextFilter(alt.min_chars, alt.check_adult, alt.ignore_confused, caption=alt.caption, matching=alt.adult_matching),
+    ]
 
 
 def build_pairs(
@@ -107,28 +122,35 @@ def build_pairs(
     check_writable(work, "--work-dir")
     with build_lock(work):  # one build per work folder; the second says who holds it
         check_manifest(work, output, build_manifest("pairs", inputs, config, extra_text_steps))  # continue or refuse
-        web, alt, ex = config.web, config.alt_text, config.executor
+        web, ex = config.web, config.executor
 
         # corpus-wide rules: collected in one stage, merged here from all tasks, applied in a later stage
         image_domains = FrequentImageDomains(work, web.download)  # image domains too frequent to hit
         pair_frequency = PairFrequency(work, config.max_alt_occurrences)  # frequent alts; one pair per (pHash, alt)
         frequent_images = FrequentImages(work, web.frequent_images)  # images with many near-duplicates
         clip_cut = PairCut(work, config.drop_fraction)  # the bottom share of median-weighted CLIP scores
+        site_images = SitePairImages(work, web.site_repetition)  # images of a site's template
+        site_alts = SiteAlts(work, web.site_repetition)  # alt texts repeated on a site's pages
 
         # 1. pages → Japanese pages → one pair per image with a usable alt text (nothing downloaded yet)
         extract = run_stage("extract", [
             *read_japanese_pages(inputs, web),
-            ExplodePairs(),
-            AltTextFilter(alt.min_chars, alt.check_adult, alt.ignore_confused),
+            *extract_text_steps(config),
             *(extra_text_steps or []),
+            site_images.collect_step(),
+            site_alts.collect_step(),
             image_domains.collect_step(),
             SaveDocuments(work / "extracted"),
         ], work, ex)
+        site_images.merge(ex.tasks)
+        site_alts.merge(ex.tasks)
         image_domains.merge(ex.tasks)
 
         # 2. download → size / aspect → pHash
         download = run_stage("download", [
             LoadDocuments(work / "extracted"),
+            site_images.apply_step(),
+            site_alts.apply_step(),
             image_domains.apply_step(),
             *download_and_check_images(work, web),
             pair_frequency.collect_step(),
