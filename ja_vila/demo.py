@@ -74,8 +74,9 @@ class DemoContext:
 
 def _funnel_line(stats: dict[str, Any]) -> str:
     funnel = Funnel.from_list(stats["funnel"])
-    first = funnel.stages[0]
-    return f"{stats['samples']} samples from {first.input} pages ({len(funnel.stages)} counted stages, see README.md)"
+    # the readers come first: "<reader> (files)" counts files, then "<reader>" keeps the pages it read
+    reader = next(s for s in funnel.stages if not s.name.endswith("(files)"))
+    return f"{stats['samples']} samples from {reader.kept} pages ({len(funnel.stages)} counted stages, see README.md)"
 
 
 def funnel_lines(stats: dict[str, Any], max_reasons: int = 3) -> list[str]:
