@@ -95,7 +95,7 @@ def test_pairs_from_a_warc_carry_every_provenance_field(tmp_path, image_server):
 
 def test_interleaved_from_jsonl_carry_page_line_and_per_image_provenance(tmp_path, image_server):
     corpus = write_sample_corpus(tmp_path / "corpus", image_server.base_url, files=3)
-    # the sidebar banner is on every page: keep it (no frequent-image rule) to see in_main_content=False
+    # the sidebar banner is on every page: no frequent-image rule, so only the content rule can keep it out
     cfg = load_config(InterleavedConfig, REPO / "configs/data/interleaved-tiny.yaml",
                       ["web.frequent_images.min_duplicates=1000"])
     build_interleaved([corpus], tmp_path / "ja-interleaved", cfg)
@@ -116,7 +116,7 @@ def test_interleaved_from_jsonl_carry_page_line_and_per_image_provenance(tmp_pat
             assert im["alt"] == alts[meta["source_url"]][im["url"]]
             check_image(im, record["html"], row[f"{k}.jpg"])
             seen_banner |= image_name(im["url"]) == BANNER["name"]
-    assert seen_banner  # the sidebar image is kept somewhere, so in_main_content=False was checked
+    assert not seen_banner  # interleaved keeps content images only: the sidebar banner (in_main_content=False) never lands
 
 
 def test_jsonl_text_records_index_their_images():
