@@ -45,7 +45,8 @@ def _pages(realdata: Path) -> list[tuple[bytes, str]]:
     return out
 
 
-def bench_pages(realdata: Path, n_rounds: int = ROUNDS) -> dict:
+def bench_pages(realdata: Path, n_rounds: int = ROUNDS, name: str = "extract_real_ja_pages", **extra) -> dict:
+    """Our extraction of the real ja pages vs trafilatura, interleaved rounds (``extra`` goes to the report)."""
     from dataset_builders.web import decode_html, extract_page
 
     pages = _pages(realdata)
@@ -59,8 +60,8 @@ def bench_pages(realdata: Path, n_rounds: int = ROUNDS) -> dict:
             _baseline_extract(body.decode("utf-8", "replace"))
 
     t = rounds({"ours": ours, "baseline": baseline}, n_rounds)
-    return report("extract_real_ja_pages", rates(len(pages), t["ours"]), rates(len(pages), t["baseline"]), "pages/s/core",
-                  "trafilatura.extract + regex <img>", pages=len(pages))
+    return report(name, rates(len(pages), t["ours"]), rates(len(pages), t["baseline"]), "pages/s/core",
+                  "trafilatura.extract + regex <img>", pages=len(pages), **extra)
 
 
 def bench_warc(realdata: Path, n_rounds: int = ROUNDS) -> dict:
