@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import datasets
+from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.funnel import Funnel
 from tests.process_helpers import assert_session_gone, kill_group, run_until, start
@@ -65,3 +66,18 @@ def kill_and_resume(command: list[str], kill_events: list[Callable[[], Callable[
     assert_session_gone(proc.pid)  # a build that ended on its own left no worker behind
     assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
     return landed
+
+
+class FailOnRank(PipelineStep):
+    """A step whose task ``rank`` raises: a task that dies mid-stage, without killing anything."""
+
+    name = "fail on rank"
+
+    def __init__(self, rank: int):
+        super().__init__()
+        self.fail_rank = rank
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        if rank == self.fail_rank:
+            raise RuntimeError("task dies")
+        yield from data or []

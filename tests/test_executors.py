@@ -30,7 +30,7 @@ from dataset_builders.pipeline.stage import (
     run_stage,
 )
 from ja_vila.testing.corpus import write_sample_corpus
-from tests.build_helpers import CLI, REPO, load_rows
+from tests.build_helpers import CLI, REPO, FailOnRank, load_rows
 
 BUILDERS = {
     "pairs": (PairsConfig, build_pairs, REPO / "configs" / "data" / "pairs-tiny.yaml"),
@@ -150,17 +150,6 @@ def test_ray_same_kept_set(kind, corpus, reference, ray_local, tmp_path):
     assert again["funnel"] == stats["funnel"]
 
 
-class FailOnRank(PipelineStep):
-    name = "fail on rank"
-
-    def __init__(self, rank: int):
-        super().__init__()
-        self.fail_rank = rank
-
-    def run(self, data, rank: int = 0, world_size: int = 1):
-        if rank == self.fail_rank:
-            raise RuntimeError("boom")
-        yield from data or []
 
 
 @pytest.mark.slow

@@ -9,7 +9,6 @@ import subprocess
 import tarfile
 
 import pytest
-from datatrove.pipeline.base import PipelineStep
 
 from dataset_builders.config import load_config
 from dataset_builders.pairs.build import PairsConfig, build_pairs
@@ -22,7 +21,7 @@ from dataset_builders.pipeline.manifest import (
 )
 from dataset_builders.pipeline.stage import StageIncomplete
 from ja_vila.testing.corpus import write_sample_corpus
-from tests.build_helpers import CLI, REPO
+from tests.build_helpers import CLI, REPO, FailOnRank
 
 TINY = REPO / "configs" / "data" / "pairs-tiny.yaml"
 
@@ -65,17 +64,6 @@ def test_finished_build_refuses_other_tasks_or_drop_fraction_and_restarts_clean(
     assert "bottom 50%" in (out / "README.md").read_text(encoding="utf-8")
 
 
-class FailOnRank(PipelineStep):
-    name = "fail on rank"
-
-    def __init__(self, rank: int):
-        super().__init__()
-        self.fail_rank = rank
-
-    def run(self, data, rank: int = 0, world_size: int = 1):
-        if rank == self.fail_rank:
-            raise RuntimeError("task dies")
-        yield from data or []
 
 
 def test_interrupted_build_refuses_other_tasks_on_the_command_line(tmp_path, image_server):
