@@ -47,6 +47,15 @@ def image_server():
         yield server
 
 
+@pytest.fixture
+def server():
+    """A started scripted OpenAI-compatible server (:class:`~ja_vila.servers.openai_server.ScriptedOpenAIServer`)."""
+    from ja_vila.servers.openai_server import ScriptedOpenAIServer
+
+    with ScriptedOpenAIServer() as s:
+        yield s
+
+
 def _leftovers() -> list[int]:
     me = os.getpid()
     pids = set(suite_leftovers(os.environ[MARKER_ENV], exclude={me})) | set(descendants(me))

@@ -12,13 +12,6 @@ import pytest
 from dataset_builders.llm.secrets import MissingAPIKey
 from eval.metrics import heron, judge
 from ja_vila.servers import openai_server
-from ja_vila.servers.openai_server import ScriptedOpenAIServer
-
-
-@pytest.fixture
-def server():
-    with ScriptedOpenAIServer() as s:
-        yield s
 
 
 def _settings(server, tmp_path, **kw) -> judge.JudgeSettings:

@@ -29,18 +29,12 @@ from dataset_builders.instruct.demo import build_demo_instruct
 from dataset_builders.llm.config import LLMConfig
 from dataset_builders.tiny.synthetic_images import make_image
 from ja_vila.cli import app
-from ja_vila.servers.openai_server import ScriptedOpenAIServer
 from tests.process_helpers import run_until
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER_KEY = "sk-test-MARKER-123"
 COCO_TASKS = ("conversation", "detail", "complex_reasoning")
 
-
-@pytest.fixture
-def server():
-    with ScriptedOpenAIServer() as s:
-        yield s
 
 
 @pytest.fixture(autouse=True)

@@ -50,11 +50,6 @@ def _config(server: ScriptedOpenAIServer, tmp_path: Path | None = None, **kw) ->
     return LLMConfig(**base)
 
 
-@pytest.fixture
-def server():
-    with ScriptedOpenAIServer() as s:
-        yield s
-
 
 @pytest.fixture(autouse=True)
 def _key(monkeypatch):

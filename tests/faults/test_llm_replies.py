@@ -28,11 +28,6 @@ class Conversation(BaseModel):
     turns: list[Turn]
 
 
-@pytest.fixture
-def server():
-    with ScriptedOpenAIServer() as s:
-        yield s
-
 
 @pytest.fixture(autouse=True)
 def _key(monkeypatch):
